@@ -1,0 +1,57 @@
+# The README's commands. Every target sets itself up (venv, pip, npm) so a fresh clone needs one command.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := npx --no-install cdk
+PROFILE ?= dev
+CDK_ARGS := -c profile=$(PROFILE)
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup test lint format synth diff deploy destroy
+
+help:  ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "Node.js 20+ is required"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed  ## create .venv and node_modules (idempotent)
+
+lint: setup  ## ruff check + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup  ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint  ## lint, then every test (unit, infra, integration on embedded PostgreSQL)
+	$(PY) -m pytest
+
+synth: setup  ## synthesize the stack (PROFILE=dev|prod), no AWS credentials needed
+	$(CDK) synth $(CDK_ARGS) --quiet
+	@echo "wrote cdk.out/AlexDatabase-$(PROFILE).template.json"
+
+diff: setup  ## show what a deploy would change (needs AWS credentials)
+	$(CDK) diff $(CDK_ARGS)
+
+deploy: setup  ## deploy AlexDatabase-$(PROFILE) (needs AWS credentials and a bootstrapped account)
+	$(CDK) deploy $(CDK_ARGS) --require-approval broadening
+
+destroy: setup  ## delete AlexDatabase-$(PROFILE); dev leaves nothing billable, prod keeps a snapshot
+	$(CDK) destroy $(CDK_ARGS)

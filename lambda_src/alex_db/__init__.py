@@ -1,0 +1,1 @@
+"""alex_db: the Alex agents' database package (Data API client, local engine, schemas, repositories)."""

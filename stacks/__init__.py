@@ -1,0 +1,1 @@
+"""CDK constructs and the stack for the Alex Aurora Serverless v2 database."""

@@ -1,0 +1,92 @@
+"""Typed profile settings (dev, prod) read from cdk.json context; bad values fail synth by key."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PROFILES_CONTEXT_KEY = "alex:profiles"
+PROFILE_CONTEXT_KEY = "profile"
+VPC_ID_CONTEXT_KEY = "vpc_id"
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+class ConfigError(ValueError):
+    """A profile or context value that cannot produce a valid stack."""
+
+
+class DatabaseProfile(BaseModel):
+    """Settings of one deployment profile; every field maps to one cluster/stack property."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    # Serverless v2 capacity in ACUs (0.5 steps); 0 enables auto-pause (scale to zero).
+    min_capacity: float = Field(ge=0, le=256, multiple_of=0.5)
+    max_capacity: float = Field(ge=1, le=256, multiple_of=0.5)
+    auto_pause_seconds: int | None = Field(default=None, ge=300, le=86_400)
+    reader_count: int = Field(default=0, ge=0, le=15)
+    backup_retention_days: int = Field(ge=1, le=35)
+    deletion_protection: bool
+    removal_policy: Literal["destroy", "snapshot", "retain"]
+    log_retention_days: int
+    database_name: str = Field(default="alex", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    master_username: str = Field(default="alex_admin", pattern=r"^[a-z][a-z0-9_]{0,15}$")
+    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatabaseProfile:
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"log_retention_days={self.log_retention_days} is not a CloudWatch Logs "
+                f"retention period; use one of {LOG_RETENTION_DAYS}"
+            )
+        if self.min_capacity > self.max_capacity:
+            raise ValueError(f"min_capacity={self.min_capacity} is greater than max_capacity={self.max_capacity}")
+        if self.min_capacity == 0 and self.auto_pause_seconds is None:
+            raise ValueError("min_capacity=0 (scale to zero) needs auto_pause_seconds (300-86400)")
+        if self.min_capacity > 0 and self.auto_pause_seconds is not None:
+            raise ValueError("auto_pause_seconds applies only when min_capacity=0")
+        if self.removal_policy == "destroy" and self.deletion_protection:
+            raise ValueError("removal_policy='destroy' contradicts deletion_protection=true")
+        return self
+
+    @property
+    def auto_pause(self) -> bool:
+        return self.min_capacity == 0
+
+
+def load_profile(context: dict[str, Any]) -> DatabaseProfile:
+    """Build the profile selected by `-c profile=NAME` (default dev), with `-c vpc_id=` applied."""
+    profiles = context.get(PROFILES_CONTEXT_KEY)
+    if not isinstance(profiles, dict) or not profiles:
+        raise ConfigError(
+            f"cdk.json context '{PROFILES_CONTEXT_KEY}' is missing or empty "
+            "(run through `make synth` / `npx cdk synth`, which read cdk.json)"
+        )
+    name = context.get(PROFILE_CONTEXT_KEY) or "dev"
+    if name not in profiles:
+        raise ConfigError(
+            f"unknown profile {name!r} (context key '{PROFILE_CONTEXT_KEY}'); "
+            f"known profiles: {', '.join(sorted(profiles))}"
+        )
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,20}", name):
+        raise ConfigError(f"profile name {name!r} must be lowercase letters, digits and '-'")
+    values = dict(profiles[name])
+    if context.get(VPC_ID_CONTEXT_KEY):
+        values["vpc_id"] = context[VPC_ID_CONTEXT_KEY]
+    try:
+        return DatabaseProfile(name=name, **values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"'{PROFILES_CONTEXT_KEY}.{name}.{'.'.join(map(str, e['loc'])) or '(profile)'}': {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"invalid profile {name!r}: {problems}") from None

@@ -1,0 +1,194 @@
+"""The AlexDatabase-<profile> stack: isolated VPC, Aurora Serverless v2 with the Data API, access, outputs."""
+
+from __future__ import annotations
+
+import os
+
+from aws_cdk import CfnOutput, Duration, Environment, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from stacks.access import DataApiConsumerPolicy
+from stacks.config import (
+    LOG_RETENTION_DAYS,
+    PROFILE_CONTEXT_KEY,
+    PROFILES_CONTEXT_KEY,
+    VPC_ID_CONTEXT_KEY,
+    DatabaseProfile,
+    load_profile,
+)
+
+# Newest 17.x in aws-cdk-lib 2.275: Data API on Serverless v2 needs >= 16.1/17.4 and
+# scale-to-zero needs >= 16.3/17.x; 17 is the newest major with a long support window.
+ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9
+
+# RetentionDays lists CloudWatch's periods in ascending order, as LOG_RETENTION_DAYS does.
+RETENTION_BY_DAYS = dict(zip(LOG_RETENTION_DAYS, [r for r in logs.RetentionDays if r.name != "INFINITE"], strict=True))
+
+REMOVAL_POLICIES = {
+    "destroy": RemovalPolicy.DESTROY,
+    "snapshot": RemovalPolicy.SNAPSHOT,
+    "retain": RemovalPolicy.RETAIN,
+}
+
+
+def stack_name(profile: str) -> str:
+    return f"AlexDatabase-{profile}"
+
+
+class DatabaseStack(Stack):
+    """Aurora PostgreSQL reachable only through the RDS Data API, plus what the agents need to use it."""
+
+    def __init__(self, scope: Construct, id: str, *, profile: DatabaseProfile, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.profile = profile
+        removal = REMOVAL_POLICIES[profile.removal_policy]
+        # Log groups and the VPC hold no data worth a snapshot: destroy or retain only.
+        simple_removal = RemovalPolicy.DESTROY if removal is RemovalPolicy.DESTROY else RemovalPolicy.RETAIN
+
+        self.vpc = self._network(profile, simple_removal)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "ClusterSecurityGroup",
+            vpc=self.vpc,
+            description="Aurora cluster: no ingress; reached only through the RDS Data API",
+            allow_all_outbound=False,
+        )
+        self.cluster = self._cluster(profile, removal, simple_removal)
+        self.consumer_policy = DataApiConsumerPolicy(self, "DataApiConsumer", cluster=self.cluster).policy
+        self._outputs(profile)
+
+    def grant_data_api_access(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` (e.g. an agent's Lambda in this app) call the Data API on this cluster."""
+        return self.cluster.grant_data_api_access(grantee)
+
+    @property
+    def secret_arn(self) -> str:
+        assert self.cluster.secret is not None
+        return self.cluster.secret.secret_arn
+
+    def _network(self, profile: DatabaseProfile, removal: RemovalPolicy) -> ec2.IVpc:
+        if profile.vpc_id:
+            # Needs AWS credentials (or cdk.context.json) at synth: CDK looks the VPC up.
+            return ec2.Vpc.from_lookup(self, "Vpc", vpc_id=profile.vpc_id)
+        flow_log_group = logs.LogGroup(
+            self,
+            "VpcFlowLogs",
+            retention=RETENTION_BY_DAYS[profile.log_retention_days],
+            removal_policy=removal,
+        )
+        return ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            create_internet_gateway=False,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
+            ],
+            # An isolated VPC carries almost no traffic, so flow logs cost ~nothing and satisfy auditors.
+            flow_logs={
+                "all": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+        )
+
+    def _cluster(
+        self, profile: DatabaseProfile, removal: RemovalPolicy, log_removal: RemovalPolicy
+    ) -> rds.DatabaseCluster:
+        cluster_identifier = f"alex-{profile.name}"
+        # Own the log group instead of `cloudwatch_logs_retention`, which deploys a LogRetention Lambda.
+        postgres_logs = logs.LogGroup(
+            self,
+            "PostgresLogs",
+            log_group_name=f"/aws/rds/cluster/{cluster_identifier}/postgresql",
+            retention=RETENTION_BY_DAYS[profile.log_retention_days],
+            removal_policy=log_removal,
+        )
+        cluster = rds.DatabaseCluster(
+            self,
+            "Cluster",
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
+            cluster_identifier=cluster_identifier,
+            writer=rds.ClusterInstance.serverless_v2("writer", auto_minor_version_upgrade=True),
+            readers=[
+                rds.ClusterInstance.serverless_v2(f"reader{i + 1}", scale_with_writer=True)
+                for i in range(profile.reader_count)
+            ],
+            serverless_v2_min_capacity=profile.min_capacity,
+            serverless_v2_max_capacity=profile.max_capacity,
+            serverless_v2_auto_pause_duration=(
+                Duration.seconds(profile.auto_pause_seconds) if profile.auto_pause_seconds else None
+            ),
+            enable_data_api=True,
+            # RDS creates, stores and rotates the master password itself: no secret value in the
+            # template, no rotation Lambda, no Secrets Manager VPC endpoint.
+            credentials=rds.Credentials.from_username(profile.master_username),
+            manage_master_user_password=True,
+            default_database_name=profile.database_name,
+            storage_encrypted=True,
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            security_groups=[self.security_group],
+            cloudwatch_logs_exports=["postgresql"],
+            backup=rds.BackupProps(retention=Duration.days(profile.backup_retention_days)),
+            deletion_protection=profile.deletion_protection,
+            removal_policy=removal,
+            copy_tags_to_snapshot=True,
+        )
+        cluster.node.add_dependency(postgres_logs)
+        return cluster
+
+    def _outputs(self, profile: DatabaseProfile) -> None:
+        values = {
+            "ClusterArn": (
+                self.cluster.cluster_arn,
+                "cluster-arn",
+                "Aurora cluster ARN (Data API resourceArn)",
+            ),
+            "SecretArn": (self.secret_arn, "secret-arn", "Secrets Manager ARN of the master credentials"),
+            "DatabaseName": (profile.database_name, "database-name", "Database name for Data API calls"),
+            "ConsumerPolicyArn": (
+                self.consumer_policy.managed_policy_arn,
+                "consumer-policy-arn",
+                "Managed policy granting Data API access; attach it to agent roles",
+            ),
+        }
+        for output_id, (value, parameter, description) in values.items():
+            CfnOutput(
+                self,
+                output_id,
+                value=value,
+                description=description,
+                export_name=f"{self.stack_name}-{output_id}",
+            )
+            ssm.StringParameter(
+                self,
+                f"{output_id}Parameter",
+                parameter_name=f"/alex/{profile.name}/database/{parameter}",
+                string_value=value,
+                description=description,
+            )
+
+
+def build_database_stack(app: Construct) -> DatabaseStack:
+    """The stack for the profile chosen in context; env-agnostic unless CDK_DEFAULT_* are set."""
+    context = {
+        key: app.node.try_get_context(key) for key in (PROFILES_CONTEXT_KEY, PROFILE_CONTEXT_KEY, VPC_ID_CONTEXT_KEY)
+    }
+    profile = load_profile(context)
+    account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
+    env = Environment(account=account, region=region) if account and region else None
+    return DatabaseStack(
+        app,
+        stack_name(profile.name),
+        profile=profile,
+        env=env,
+        description=f"Alex database ({profile.name}): Aurora Serverless v2 PostgreSQL with the RDS Data API",
+    )

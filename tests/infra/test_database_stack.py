@@ -1,0 +1,206 @@
+"""Template assertions: one per requirement of the database stack, for both profiles."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Template
+
+from stacks.access import DATA_API_ACTIONS
+from tests.infra.conftest import synth_stack
+
+
+def resources(template_json: dict, type_: str) -> dict[str, dict]:
+    return {k: v for k, v in template_json["Resources"].items() if v["Type"] == type_}
+
+
+def only(template_json: dict, type_: str) -> dict:
+    found = resources(template_json, type_)
+    assert len(found) == 1, f"expected one {type_}, found {list(found)}"
+    return next(iter(found.values()))
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def cluster_props(template_json: dict) -> dict:
+    return only(template_json, "AWS::RDS::DBCluster")["Properties"]
+
+
+def test_stack_names_are_per_profile(stacks):
+    assert stacks["dev"].stack_name == "AlexDatabase-dev"
+    assert stacks["prod"].stack_name == "AlexDatabase-prod"
+
+
+def test_stack_is_env_agnostic_without_cdk_default_env(stacks):
+    # Synth without credentials depends on this: no account/region means no context lookups.
+    assert stacks["dev"].environment == "aws://unknown-account/unknown-region"
+
+
+def test_vpc_has_two_isolated_subnets_and_no_internet_path(templates, template_json, profile):
+    tpl = templates[profile]
+    tpl.resource_count_is("AWS::EC2::VPC", 1)
+    tpl.resource_count_is("AWS::EC2::Subnet", 2)
+    tpl.resource_count_is("AWS::EC2::NatGateway", 0)
+    tpl.resource_count_is("AWS::EC2::InternetGateway", 0)
+    tpl.resource_count_is("AWS::EC2::VPCGatewayAttachment", 0)
+    tpl.resource_count_is("AWS::EC2::EIP", 0)
+    for subnet in resources(template_json[profile], "AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    # No route anywhere: isolated subnets have route tables with no routes.
+    tpl.resource_count_is("AWS::EC2::Route", 0)
+
+
+def test_vpc_flow_logs_capture_all_traffic(templates, profile):
+    templates[profile].has_resource_properties(
+        "AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"}
+    )
+
+
+def test_cluster_security_group_has_no_ingress(template_json, profile):
+    groups = resources(template_json[profile], "AWS::EC2::SecurityGroup")
+    assert len(groups) == 1
+    (group,) = groups.values()
+    assert "SecurityGroupIngress" not in group["Properties"]
+    assert not resources(template_json[profile], "AWS::EC2::SecurityGroupIngress")
+
+
+def test_cluster_is_aurora_postgres_17_with_data_api(template_json, profile):
+    props = cluster_props(template_json[profile])
+    assert props["Engine"] == "aurora-postgresql"
+    major, minor = map(int, props["EngineVersion"].split("."))
+    assert (major, minor) >= (17, 4), "Data API on Serverless v2 and auto-pause need 17.4+"
+    assert props["EnableHttpEndpoint"] is True
+    assert props["DatabaseName"] == "alex"
+    assert props["StorageEncrypted"] is True
+    assert props["EnableCloudwatchLogsExports"] == ["postgresql"]
+
+
+def test_cluster_uses_isolated_subnets(template_json, profile):
+    subnet_group = only(template_json[profile], "AWS::RDS::DBSubnetGroup")["Properties"]
+    subnet_ids = {ref["Ref"] for ref in subnet_group["SubnetIds"]}
+    assert subnet_ids == set(resources(template_json[profile], "AWS::EC2::Subnet"))
+
+
+def test_writer_and_readers_are_serverless_v2(template_json):
+    for profile, readers in (("dev", 0), ("prod", 1)):
+        instances = resources(template_json[profile], "AWS::RDS::DBInstance")
+        assert len(instances) == 1 + readers
+        for instance in instances.values():
+            assert instance["Properties"]["DBInstanceClass"] == "db.serverless"
+            assert instance["Properties"].get("PubliclyAccessible") is not True
+
+
+def test_dev_scales_to_zero_with_auto_pause(template_json):
+    scaling = cluster_props(template_json["dev"])["ServerlessV2ScalingConfiguration"]
+    assert scaling["MinCapacity"] == 0
+    assert scaling["SecondsUntilAutoPause"] == 300
+
+
+def test_prod_keeps_capacity_warm(template_json):
+    scaling = cluster_props(template_json["prod"])["ServerlessV2ScalingConfiguration"]
+    assert scaling["MinCapacity"] == 0.5
+    assert "SecondsUntilAutoPause" not in scaling
+
+
+def test_credentials_are_generated_and_managed_by_rds(template_json, profile):
+    props = cluster_props(template_json[profile])
+    assert props["ManageMasterUserPassword"] is True
+    assert props["MasterUsername"] == "alex_admin"
+    assert "MasterUserPassword" not in props
+
+
+def keys(node) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {k for v in node.values() for k in keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in keys(v)}
+    return set()
+
+
+def test_no_literal_password_anywhere(template_json, profile):
+    password_keys = {k for k in keys(template_json[profile]) if "password" in k.lower()}
+    assert password_keys == {"ManageMasterUserPassword"}
+    text = json.dumps(template_json[profile])
+    assert "SecretString" not in text
+    assert "{{resolve:secretsmanager" not in text
+
+
+def test_dev_is_destroyable(template_json):
+    cluster = only(template_json["dev"], "AWS::RDS::DBCluster")
+    assert cluster["DeletionPolicy"] == "Delete"
+    assert cluster["Properties"]["DeletionProtection"] is False
+    assert cluster["Properties"]["BackupRetentionPeriod"] == 1
+    for log_group in resources(template_json["dev"], "AWS::Logs::LogGroup").values():
+        assert log_group["DeletionPolicy"] == "Delete"
+
+
+def test_prod_is_protected_and_snapshots_on_delete(template_json):
+    cluster = only(template_json["prod"], "AWS::RDS::DBCluster")
+    assert cluster["DeletionPolicy"] == "Snapshot"
+    assert cluster["UpdateReplacePolicy"] == "Snapshot"
+    assert cluster["Properties"]["DeletionProtection"] is True
+    assert cluster["Properties"]["BackupRetentionPeriod"] == 14
+
+
+def test_postgres_log_group_has_profile_retention(templates):
+    for profile, days in (("dev", 7), ("prod", 365)):
+        templates[profile].has_resource_properties(
+            "AWS::Logs::LogGroup",
+            {"LogGroupName": f"/aws/rds/cluster/alex-{profile}/postgresql", "RetentionInDays": days},
+        )
+
+
+def test_consumer_policy_grants_data_api_on_this_cluster_and_secret_only(template_json, profile):
+    cluster_id = next(iter(resources(template_json[profile], "AWS::RDS::DBCluster")))
+    policy = only(template_json[profile], "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]
+    assert len(policy["Statement"]) == 2
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    data_api, secret = by_sid["DataApiOnThisCluster"], by_sid["ReadThisClusterSecret"]
+    assert data_api["Action"] == list(DATA_API_ACTIONS.rds_data)
+    arn_parts = data_api["Resource"]["Fn::Join"][1]
+    assert arn_parts[-2:] == [":cluster:", {"Ref": cluster_id}]
+    assert secret["Action"] == list(DATA_API_ACTIONS.secret_read)
+    assert secret["Resource"] == {"Fn::GetAtt": [cluster_id, "MasterUserSecret.SecretArn"]}
+
+
+def test_no_data_or_secret_permission_on_wildcard(template_json, profile):
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"):
+        for logical_id, resource in resources(template_json[profile], kind).items():
+            documents = [resource["Properties"].get("PolicyDocument")] + [
+                p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])
+            ]
+            for document in filter(None, documents):
+                for statement in document["Statement"]:
+                    actions = as_list(statement["Action"])
+                    if any(a.split(":")[0] in ("rds-data", "secretsmanager", "logs") for a in actions):
+                        targets = as_list(statement["Resource"])
+                        assert "*" not in targets, f"{logical_id}: {actions} on '*'"
+
+
+def test_stack_grant_method_adds_data_api_permissions():
+    stack = synth_stack("dev")
+    role = iam.Role(stack, "AgentRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    stack.grant_data_api_access(role)
+    statements = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+    for action in DATA_API_ACTIONS.rds_data + DATA_API_ACTIONS.secret_read:
+        assert action in statements
+
+
+EXPORTS = ("ClusterArn", "SecretArn", "DatabaseName", "ConsumerPolicyArn")
+
+
+def test_outputs_are_exported(template_json, profile):
+    outputs = template_json[profile]["Outputs"]
+    for name in EXPORTS:
+        assert outputs[name]["Export"]["Name"] == f"AlexDatabase-{profile}-{name}"
+    assert outputs["DatabaseName"]["Value"] == "alex"
+
+
+def test_outputs_are_mirrored_in_ssm(templates, profile):
+    for parameter in ("cluster-arn", "secret-arn", "database-name", "consumer-policy-arn"):
+        templates[profile].has_resource_properties(
+            "AWS::SSM::Parameter", {"Name": f"/alex/{profile}/database/{parameter}", "Type": "String"}
+        )
