@@ -1,0 +1,122 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from alex_db.client import DataApiClient, RetryPolicy
+from alex_db.embedded import LocalServer, start_server
+from alex_db.local import LocalDataApi
+
+ROOT = Path(__file__).resolve().parents[1]
+MIGRATIONS_DIR = ROOT / "migrations"
+SEED_DIR = ROOT / "seed"
+CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:alex-test"
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:alex-test-AbCdEf"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory) -> LocalServer:
+    return start_server(tmp_path_factory.mktemp("pg") / "data", persistent=False)
+
+
+def create_database(server: LocalServer, template: str | None = None) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return name
+
+
+@pytest.fixture
+def database(pg_server) -> str:
+    """An empty database of its own for this test."""
+    return create_database(pg_server)
+
+
+@pytest.fixture
+def api(pg_server, database) -> Iterator[LocalDataApi]:
+    engine = LocalDataApi(pg_server.dsn(database))
+    yield engine
+    engine.close()
+
+
+class RecordingSleep:
+    """Stands in for time.sleep in retry tests: records delays and advances a fake clock."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self.now = 0.0
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def sleeper() -> RecordingSleep:
+    return RecordingSleep()
+
+
+def make_client(api: LocalDataApi, database: str, sleeper: RecordingSleep | None = None, **kwargs) -> DataApiClient:
+    sleeper = sleeper or RecordingSleep()
+    return DataApiClient(
+        api,
+        resource_arn=CLUSTER_ARN,
+        secret_arn=SECRET_ARN,
+        database=database,
+        sleep=sleeper,
+        clock=sleeper.clock,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def client(api, database, sleeper) -> DataApiClient:
+    return make_client(api, database, sleeper, retry=RetryPolicy(budget_seconds=60))
+
+
+@pytest.fixture(scope="session")
+def manifest() -> dict:
+    from alex_db.manifest import build_manifest
+
+    return build_manifest(MIGRATIONS_DIR, SEED_DIR)
+
+
+@pytest.fixture(scope="session")
+def initialized_template(pg_server, manifest) -> str:
+    """A database initialised once through the real init path; tests clone it (fast) instead."""
+    from alex_db.init import initialize
+
+    name = create_database(pg_server)
+    engine = LocalDataApi(pg_server.dsn(name))
+    try:
+        initialize(make_client(engine, name), manifest, progress=lambda _line: None)
+    finally:
+        engine.close()
+    return name
+
+
+@pytest.fixture
+def initialized_database(pg_server, initialized_template) -> str:
+    return create_database(pg_server, template=initialized_template)
+
+
+@pytest.fixture
+def db_api(pg_server, initialized_database) -> Iterator[LocalDataApi]:
+    engine = LocalDataApi(pg_server.dsn(initialized_database))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def db_client(db_api, initialized_database, sleeper) -> DataApiClient:
+    """A client on a migrated and seeded database of this test's own."""
+    return make_client(db_api, initialized_database, sleeper)
