@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from aws_cdk import CfnOutput, Duration, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -21,6 +22,9 @@ from stacks.config import (
     DatabaseProfile,
     load_profile,
 )
+from stacks.schema_init import SchemaInit
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Newest 17.x in aws-cdk-lib 2.275: Data API on Serverless v2 needs >= 16.1/17.4 and
 # scale-to-zero needs >= 16.3/17.x; 17 is the newest major with a long support window.
@@ -43,7 +47,16 @@ def stack_name(profile: str) -> str:
 class DatabaseStack(Stack):
     """Aurora PostgreSQL reachable only through the RDS Data API, plus what the agents need to use it."""
 
-    def __init__(self, scope: Construct, id: str, *, profile: DatabaseProfile, **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        profile: DatabaseProfile,
+        migrations_dir: Path = ROOT / "migrations",
+        seed_dir: Path = ROOT / "seed",
+        **kwargs,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         self.profile = profile
         removal = REMOVAL_POLICIES[profile.removal_policy]
@@ -60,6 +73,16 @@ class DatabaseStack(Stack):
         )
         self.cluster = self._cluster(profile, removal, simple_removal)
         self.consumer_policy = DataApiConsumerPolicy(self, "DataApiConsumer", cluster=self.cluster).policy
+        self.schema_init = SchemaInit(
+            self,
+            "SchemaInit",
+            cluster=self.cluster,
+            database_name=profile.database_name,
+            migrations_dir=migrations_dir,
+            seed_dir=seed_dir,
+            log_retention=RETENTION_BY_DAYS[profile.log_retention_days],
+            log_removal_policy=simple_removal,
+        )
         self._outputs(profile)
 
     def grant_data_api_access(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -160,6 +183,12 @@ class DatabaseStack(Stack):
                 "Managed policy granting Data API access; attach it to agent roles",
             ),
         }
+        CfnOutput(
+            self,
+            "SchemaVersion",
+            value=self.schema_init.schema_version,
+            description="Newest migration version applied to the database by this deploy's schema init",
+        )
         for output_id, (value, parameter, description) in values.items():
             CfnOutput(
                 self,
@@ -182,6 +211,9 @@ def build_database_stack(app: Construct) -> DatabaseStack:
     context = {
         key: app.node.try_get_context(key) for key in (PROFILES_CONTEXT_KEY, PROFILE_CONTEXT_KEY, VPC_ID_CONTEXT_KEY)
     }
+    # Overridable so tests can synth against broken copies; relative to the project root.
+    migrations_dir = ROOT / (app.node.try_get_context("migrations_dir") or "migrations")
+    seed_dir = ROOT / (app.node.try_get_context("seed_dir") or "seed")
     profile = load_profile(context)
     account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
     env = Environment(account=account, region=region) if account and region else None
@@ -189,6 +221,8 @@ def build_database_stack(app: Construct) -> DatabaseStack:
         app,
         stack_name(profile.name),
         profile=profile,
+        migrations_dir=migrations_dir,
+        seed_dir=seed_dir,
         env=env,
         description=f"Alex database ({profile.name}): Aurora Serverless v2 PostgreSQL with the RDS Data API",
     )

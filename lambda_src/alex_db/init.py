@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,3 +59,44 @@ def initialize(
         f"{summary.seeded} seed instruments upserted; {summary.instruments} instruments in the database"
     )
     return summary
+
+
+class ManifestMismatch(RuntimeError):
+    """CloudFormation asked for a manifest this code does not bundle, and the database lacks it."""
+
+
+def initialize_for_request(
+    client: DataApiClient,
+    manifest: dict[str, Any],
+    *,
+    requested_hash: str | None,
+    requested_migrations: Sequence[str] = (),
+    progress: Callable[[str], None] = print,
+) -> InitSummary:
+    """initialize() for a CloudFormation request, which may name an older manifest than the bundled one.
+
+    That happens on rollback: CloudFormation resends the previous properties while this function
+    still carries the new code. Forward-only means that is a no-op as long as the database already
+    has every migration the old manifest lists.
+    """
+    if requested_hash in (None, manifest["manifest_hash"]):
+        return initialize(client, manifest, progress=progress)
+    applied = read_applied(client)
+    labels = {f"{a.version:04d}_{a.name}" for a in applied}
+    missing = [m for m in requested_migrations if m not in labels]
+    if missing:
+        raise ManifestMismatch(
+            f"CloudFormation requested manifest {requested_hash[:12]}… but this function bundles "
+            f"{manifest['manifest_hash'][:12]}… and the database lacks {', '.join(missing)}; deploy again"
+        )
+    reason = (
+        f"requested manifest {requested_hash[:12]}… (migrations {', '.join(requested_migrations) or 'none'}) is "
+        f"older than this function's; the database already has all of it (rollback), so nothing was changed"
+    )
+    progress(f"schema init skipped: {reason}")
+    row = client.query_one("SELECT count(*) AS instruments FROM instruments")
+    return InitSummary(
+        schema_version=max((a.version for a in applied), default=0),
+        instruments=row["instruments"] if row else None,
+        skipped_reason=reason,
+    )

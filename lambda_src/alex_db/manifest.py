@@ -67,6 +67,7 @@ def build_manifest(migrations_dir: str | Path, seed_dir: str | Path) -> dict[str
         "migrations_hash": _digest([(m["version"], m["checksum"]) for m in migrations]),
         "seed_hash": _digest(instruments),
     }
+    manifest["manifest_hash"] = _digest([MANIFEST_FORMAT, manifest["migrations_hash"], manifest["seed_hash"]])
     return manifest
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,15 +29,23 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )
 """.strip()
 READ_HISTORY = "SELECT version, name, checksum, applied_at, duration_ms FROM schema_migrations ORDER BY version"
-# Inside the migration's transaction: wait for any other runner, then re-read this version.
-LOCK_AND_RECHECK = (
-    "SELECT pg_advisory_xact_lock(:lock_key) AS locked, "
-    "(SELECT checksum FROM schema_migrations WHERE version = :version) AS applied_checksum"
-)
-# now() is the transaction's start, so the database itself measures the migration's duration.
-RECORD = """
+# First call of each migration's transaction: wait on the project's advisory lock, then claim the
+# version. The claim is a new statement with a new snapshot, so a version that a concurrent runner
+# committed while we waited conflicts and comes back empty (ON CONFLICT sees committed rows).
+CLAIM = """
+WITH lock AS (SELECT pg_advisory_xact_lock(:lock_key))
 INSERT INTO schema_migrations (version, name, checksum, duration_ms)
-VALUES (:version, :name, :checksum, (EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000)::int)
+SELECT :version, :name, :checksum, 0 FROM lock
+ON CONFLICT (version) DO NOTHING
+RETURNING version
+""".strip()
+APPLIED_CHECKSUM = "SELECT checksum FROM schema_migrations WHERE version = :version"
+# Last call before commit: now() is the transaction's start, so the database measures the duration.
+FINISH = """
+UPDATE schema_migrations
+SET duration_ms = (EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000)::int
+WHERE version = :version
+RETURNING duration_ms
 """.strip()
 
 
@@ -252,15 +259,14 @@ def apply(
     """Apply each migration in its own transaction under the project's advisory lock."""
     results = []
     for migration in migrations:
-        started = time.monotonic()
+        key = {"version": migration.version}
         with client.transaction() as tx:
-            check = tx.query_one(LOCK_AND_RECHECK, {"lock_key": LOCK_KEY, "version": migration.version})
-            applied_checksum = (check or {}).get("applied_checksum")
-            if applied_checksum is not None:
-                if applied_checksum.strip() != migration.checksum:
-                    raise ChecksumMismatch(
-                        migration.version, migration.filename, applied_checksum.strip(), migration.checksum
-                    )
+            claimed = tx.query_one(CLAIM, {"lock_key": LOCK_KEY, **key, "name": migration.name,
+                                           "checksum": migration.checksum})  # fmt: skip
+            if claimed is None:  # a concurrent runner applied it while we waited for the lock
+                other = (tx.query_one(APPLIED_CHECKSUM, key) or {}).get("checksum", "").strip()
+                if other != migration.checksum:
+                    raise ChecksumMismatch(migration.version, migration.filename, other, migration.checksum)
                 result = AppliedResult(migration.version, migration.name, 0, 0, skipped=True)
             else:
                 for index, statement in enumerate(migration.statements):
@@ -268,11 +274,10 @@ def apply(
                         tx.execute(statement)
                     except DataApiError as exc:
                         raise MigrationFailed(migration, index, exc) from exc
-                tx.execute(
-                    RECORD, {"version": migration.version, "name": migration.name, "checksum": migration.checksum}
+                finished = tx.query_one(FINISH, key) or {}
+                result = AppliedResult(
+                    migration.version, migration.name, len(migration.statements), finished.get("duration_ms", 0)
                 )
-                elapsed = int((time.monotonic() - started) * 1000)
-                result = AppliedResult(migration.version, migration.name, len(migration.statements), elapsed)
         progress(_progress_line(result))
         results.append(result)
     return results

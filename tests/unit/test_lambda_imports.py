@@ -16,6 +16,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 sys.path.insert(0, "lambda_src")
 import alex_db, alex_db.client, alex_db.codec, alex_db.migrations, alex_db.seed, alex_db.init, alex_db.manifest
+import schema_init.handler
 from alex_db import DataApiClient
 print("ok")
 """

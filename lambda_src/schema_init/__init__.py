@@ -1,0 +1,1 @@
+"""The schema-init custom resource's Lambda handler package."""

@@ -1,0 +1,167 @@
+"""Template assertions for the schema-init custom resource, and synth failures on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alex_db.migrations import MigrationFileError
+from stacks.access import DATA_API_ACTIONS
+from tests.infra.conftest import ROOT, cdk_context, synth_stack
+from tests.infra.test_database_stack import resources
+
+
+def schema_init(template_json: dict) -> tuple[str, dict]:
+    ((logical_id, resource),) = resources(template_json, "Custom::AlexSchemaInit").items()
+    return logical_id, resource
+
+
+def handler(template_json: dict) -> tuple[str, dict]:
+    ((logical_id, fn),) = (
+        (k, v)
+        for k, v in resources(template_json, "AWS::Lambda::Function").items()
+        if v["Properties"].get("Handler") == "schema_init.handler.on_event"
+    )
+    return logical_id, fn
+
+
+def test_custom_resource_properties_carry_hashes_and_migration_list(template_json, stacks, profile):
+    _, resource = schema_init(template_json[profile])
+    props = resource["Properties"]
+    manifest = stacks[profile].schema_init.manifest
+    assert props["ManifestHash"] == manifest["manifest_hash"]
+    assert props["MigrationsHash"] == manifest["migrations_hash"]
+    assert props["SeedHash"] == manifest["seed_hash"]
+    assert props["Migrations"] == ["0001_initial_schema"]
+    assert props["Database"] == "alex"
+    assert "Fn::GetAtt" in props["ServiceToken"]
+
+
+def test_unchanged_inputs_give_identical_properties(template_json):
+    # Same properties on the next synth => CloudFormation does not invoke the Lambda at all.
+    again = synth_stack("dev")
+    from aws_cdk.assertions import Template
+
+    _, first = schema_init(template_json["dev"])
+    _, second = schema_init(Template.from_stack(again).to_json())
+    assert first["Properties"] == second["Properties"]
+
+
+def test_custom_resource_waits_for_the_writer_instance(template_json, profile):
+    _, resource = schema_init(template_json[profile])
+    writer_ids = [
+        k for k, v in resources(template_json[profile], "AWS::RDS::DBInstance").items() if k.startswith("Clusterwriter")
+    ]
+    assert len(writer_ids) == 1
+    assert writer_ids[0] in resource["DependsOn"]
+
+
+def test_handler_runtime_architecture_and_limits(template_json, profile):
+    _, fn = handler(template_json[profile])
+    props = fn["Properties"]
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Timeout"] == 300
+    assert props["MemorySize"] == 256
+    assert "VpcConfig" not in props  # the Data API is an HTTPS endpoint: no VPC, no NAT
+
+
+def test_handler_has_exactly_the_data_api_grant(template_json, profile):
+    _, fn = handler(template_json[profile])
+    role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = [
+        p
+        for p in resources(template_json[profile], "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+    ]
+    (policy,) = policies
+    actions = sorted(a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in s["Action"])
+    assert actions == sorted(DATA_API_ACTIONS.rds_data + DATA_API_ACTIONS.secret_read)
+    text = json.dumps(policy["Properties"]["PolicyDocument"])
+    cluster_id = next(iter(resources(template_json[profile], "AWS::RDS::DBCluster")))
+    assert cluster_id in text and "MasterUserSecret.SecretArn" in text
+
+
+def test_schema_version_is_an_output(template_json, profile):
+    logical_id, _ = schema_init(template_json[profile])
+    assert template_json[profile]["Outputs"]["SchemaVersion"]["Value"] == {"Fn::GetAtt": [logical_id, "SchemaVersion"]}
+
+
+def test_init_asset_holds_runtime_modules_and_manifest(stacks):
+    # Asset staging happens at synth; find it through the function's code location in the assembly.
+    stack = stacks["dev"]
+    outdir = Path(stack.node.root.outdir)
+    assets = [p for p in outdir.glob("asset.*") if (p / "manifest.json").exists()]
+    assert len(assets) == 1
+    asset = assets[0]
+    manifest = json.loads((asset / "manifest.json").read_text())
+    assert [m["version"] for m in manifest["migrations"]] == [1]
+    assert len(manifest["seed"]["instruments"]) == 22
+    assert sorted(p.name for p in (asset / "alex_db").iterdir()) == sorted(
+        ["__init__.py", "client.py", "codec.py", "init.py", "manifest.py", "migrations.py", "seed.py"]
+    )
+    assert not (asset / "alex_db" / "local.py").exists()
+
+
+def test_provider_framework_is_used(template_json, profile):
+    handlers = {
+        v["Properties"].get("Handler") for v in resources(template_json[profile], "AWS::Lambda::Function").values()
+    }
+    assert "framework.onEvent" in handlers
+
+
+def test_handler_logs_to_its_own_group_with_retention(template_json, profile):
+    _, fn = handler(template_json[profile])
+    group_id = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    group = template_json[profile]["Resources"][group_id]
+    assert group["Properties"]["RetentionInDays"] == {"dev": 7, "prod": 365}[profile]
+
+
+def synth_process(tmp_path: Path, **context) -> subprocess.CompletedProcess:
+    """`python app.py` exactly as `cdk synth` runs it, with extra context and a private output dir."""
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps(cdk_context(**context)),
+        "CDK_OUTDIR": str(tmp_path / "cdk.out"),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+def test_sql_syntax_error_fails_synth_naming_file_and_line(tmp_path):
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", migrations)
+    (migrations / "0002_typo.sql").write_text("-- adds watchlists\n\nCREATE TABEL watchlists (id int);\n")
+    result = synth_process(tmp_path, migrations_dir=str(migrations))
+    assert result.returncode != 0
+    assert 'cdk synth failed: 0002_typo.sql:3:8: syntax error at or near "TABEL"' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_seed_row_fails_synth_naming_symbol_and_field(tmp_path):
+    seed = tmp_path / "seed"
+    shutil.copytree(ROOT / "seed", seed)
+    rows = json.loads((seed / "instruments.json").read_text())
+    rows[1]["allocation_sectors"]["technology"] = 70  # QQQ now sums to 120
+    rows[4]["instrument_type"] = "crypto"
+    (seed / "instruments.json").write_text(json.dumps(rows))
+    result = synth_process(tmp_path, seed_dir=str(seed))
+    assert result.returncode != 0
+    assert "instruments.json: QQQ (row 2): allocation_sectors: Value error, allocation_sectors must sum to 100" in (
+        result.stderr
+    )
+    assert "instruments.json: VWO (row 5): instrument_type: Input should be" in result.stderr
+
+
+def test_bad_migration_name_fails_synth_in_process(tmp_path):
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", migrations)
+    (migrations / "2_oops.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationFileError, match=r"2_oops\.sql: migration files are named NNNN_snake_case_name\.sql"):
+        synth_stack("dev", migrations_dir=str(migrations))

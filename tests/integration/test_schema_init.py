@@ -1,0 +1,279 @@
+"""The init Lambda's handler, called with CloudFormation-shaped events, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from alex_db.client import DataApiError
+from alex_db.local import LocalDataApi
+from alex_db.manifest import build_manifest
+from alex_db.migrations import ChecksumMismatch, MigrationFailed
+from schema_init.handler import on_event
+from tests.conftest import CLUSTER_ARN, MIGRATIONS_DIR, SECRET_ARN, SEED_DIR, make_client
+
+TABLES = {"users", "instruments", "accounts", "positions", "jobs", "schema_migrations"}
+
+
+def cfn_event(request_type: str, manifest: dict, *, database: str, old: dict | None = None, physical_id=None) -> dict:
+    properties = {
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:provider",
+        "ClusterArn": CLUSTER_ARN,
+        "SecretArn": SECRET_ARN,
+        "Database": database,
+        "ManifestHash": manifest["manifest_hash"],
+        "Migrations": [f"{m['version']:04d}_{m['name']}" for m in manifest["migrations"]],
+    }
+    event = {
+        "RequestType": request_type,
+        "ServiceToken": properties["ServiceToken"],
+        "ResponseURL": "https://cloudformation-custom-resource-response.example/",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/AlexDatabase-dev/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "SchemaInit",
+        "ResourceType": "Custom::AlexSchemaInit",
+        "ResourceProperties": properties,
+    }
+    if physical_id:
+        event["PhysicalResourceId"] = physical_id
+    if old is not None:
+        event["OldResourceProperties"] = old
+    return event
+
+
+def tables(client) -> set[str]:
+    rows = client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    return {r["tablename"] for r in rows}
+
+
+def snapshot(client) -> dict:
+    """Everything a test may check for 'unchanged': tables, history and row counts."""
+    present = tables(client)
+    counts = {t: client.query_one(f"SELECT count(*) AS n FROM {t}")["n"] for t in sorted(present)}
+    history = client.query("SELECT version, checksum FROM schema_migrations") if "schema_migrations" in present else []
+    return {"tables": present, "counts": counts, "history": history}
+
+
+def copy_migrations(tmp_path: Path, extra: dict[str, str] | None = None) -> Path:
+    target = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, target)
+    for name, sql in (extra or {}).items():
+        (target / name).write_text(sql)
+    return target
+
+
+@pytest.fixture
+def init(api, database, sleeper):
+    """Call the handler as CloudFormation would; returns (response, client)."""
+    client = make_client(api, database, sleeper)
+
+    def run(request_type: str, manifest: dict, **kwargs) -> dict:
+        return on_event(cfn_event(request_type, manifest, database=database, **kwargs), None, client=client,
+                        manifest=kwargs.pop("bundled", manifest))  # fmt: skip
+
+    run.client = client
+    return run
+
+
+def test_fresh_create_migrates_and_seeds(init, api, manifest, capsys):
+    response = init("Create", manifest)
+    assert response["PhysicalResourceId"] == f"{CLUSTER_ARN}/{init.client.database}/schema"
+    assert response["Data"] == {
+        "SchemaVersion": "1",
+        "MigrationsApplied": "0001_initial_schema",
+        "InstrumentCount": "22",
+    }
+    calls = sum(api.calls.values())
+    statements = sum(len(m["statements"]) for m in manifest["migrations"])
+    migrations = len(manifest["migrations"])
+    print(f"\nfresh init: {dict(api.calls)} = {calls} calls; {statements} statements, {migrations} migration(s)")
+    assert tables(init.client) == TABLES
+    # Per migration: Begin, lock+recheck, its statements, record, Commit. Fixed: read history (+create it
+    # on a fresh database), one seed batch, one count. The lock+recheck and record are SQL statements too.
+    assert calls <= statements + 2 * migrations + 2 * migrations + 4
+    assert api.calls["BatchExecuteStatement"] == 1
+    assert len(response["Data"]["MigrationsApplied"]) + 200 < 4096
+
+
+def test_same_create_again_runs_no_migration_statement(init, api, manifest):
+    init("Create", manifest)
+    before = snapshot(init.client)
+    api.reset_counts()
+    response = init("Create", manifest)
+    assert response["Data"]["MigrationsApplied"] == "none"
+    assert api.calls["BeginTransaction"] == 0  # no migration transaction at all
+    assert api.calls["ExecuteStatement"] == 2  # read history, count instruments
+    assert api.calls["BatchExecuteStatement"] == 1  # idempotent upsert, rows unchanged
+    assert snapshot(init.client) == before
+
+
+def test_new_migration_runs_alone(init, api, manifest, tmp_path, caplog):
+    init("Create", manifest)
+    newer = build_manifest(
+        copy_migrations(tmp_path, {"0002_add_watchlists.sql": "CREATE TABLE watchlists (id int PRIMARY KEY);\n"}),
+        SEED_DIR,
+    )
+    api.reset_counts()
+    response = init("Update", newer, physical_id="pid", old=dict(manifest_hash=manifest["manifest_hash"]))
+    assert response["PhysicalResourceId"] == "pid"
+    assert response["Data"]["MigrationsApplied"] == "0002_add_watchlists"
+    assert response["Data"]["SchemaVersion"] == "2"
+    assert "watchlists" in tables(init.client)
+    assert api.calls["BeginTransaction"] == 1
+    assert "0002 add_watchlists: 1 statements in" in caplog.text
+
+
+def test_edited_applied_migration_is_a_hard_error(init, manifest, tmp_path):
+    init("Create", manifest)
+    before = snapshot(init.client)
+    edited_dir = copy_migrations(tmp_path)
+    path = edited_dir / "0001_initial_schema.sql"
+    path.write_text(path.read_text() + "\nCREATE INDEX idx_sneaky ON users (display_name);\n")
+    edited = build_manifest(edited_dir, SEED_DIR)
+    with pytest.raises(ChecksumMismatch, match=r"migration 0001 \(0001_initial_schema.sql\) was applied with checksum"):
+        init("Update", edited, physical_id="pid")
+    assert snapshot(init.client) == before
+
+
+def test_failing_migration_leaves_nothing_behind(init, manifest, tmp_path):
+    init("Create", manifest)
+    before = snapshot(init.client)
+    bad = build_manifest(
+        copy_migrations(
+            tmp_path,
+            {
+                "0002_half_done.sql": (
+                    "CREATE TABLE audit_log (id int PRIMARY KEY);\n"
+                    "ALTER TABLE users ADD COLUMN nickname text;\n"
+                    "INSERT INTO no_such_table VALUES (1);\n"
+                    "CREATE TABLE never_created (id int);\n"
+                )
+            },
+        ),
+        SEED_DIR,
+    )
+    with pytest.raises(MigrationFailed) as excinfo:
+        init("Update", bad, physical_id="pid")
+    message = str(excinfo.value)
+    assert "migration 0002 (0002_half_done.sql) failed at statement 3/4" in message
+    assert "line 3: INSERT INTO no_such_table VALUES (1)" in message
+    assert 'relation "no_such_table" does not exist' in message
+    assert snapshot(init.client) == before
+    columns = init.client.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")
+    assert "nickname" not in {c["column_name"] for c in columns}
+
+
+def test_concurrent_inits_apply_each_migration_once(pg_server, database, manifest):
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def worker():
+        engine = LocalDataApi(pg_server.dsn(database))
+        try:
+            barrier.wait()
+            results.append(on_event(cfn_event("Create", manifest, database=database), None,
+                                    client=make_client(engine, database), manifest=manifest))  # fmt: skip
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            engine.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    engine = LocalDataApi(pg_server.dsn(database))
+    client = make_client(engine, database)
+    assert client.query("SELECT version FROM schema_migrations") == [{"version": 1}]
+    assert client.query_one("SELECT count(*) AS n FROM instruments") == {"n": 22}
+    assert sorted(r["Data"]["MigrationsApplied"] for r in results) == ["0001_initial_schema", "none"]
+    engine.close()
+
+
+def test_delete_keeps_all_data(init, api, manifest):
+    init("Create", manifest)
+    init.client.execute("INSERT INTO users (clerk_user_id) VALUES ('keep_me')")
+    before = snapshot(init.client)
+    api.reset_counts()
+    assert init("Delete", manifest, physical_id="pid") == {"PhysicalResourceId": "pid"}
+    assert sum(api.calls.values()) == 0
+    assert snapshot(init.client) == before
+
+
+def test_rollback_update_with_old_properties_changes_nothing(init, api, manifest, tmp_path):
+    newer = build_manifest(
+        copy_migrations(tmp_path, {"0002_more.sql": "CREATE TABLE more_things (id int);\n"}), SEED_DIR
+    )
+    init("Create", newer)  # the new deploy got as far as migrating
+    before = snapshot(init.client)
+    api.reset_counts()
+    # CloudFormation rolls back: old properties, while the function still bundles the new manifest.
+    response = on_event(
+        cfn_event("Update", manifest, database=init.client.database, physical_id="pid"),
+        None,
+        client=init.client,
+        manifest=newer,
+    )
+    assert response["Data"]["SchemaVersion"] == "2"
+    assert response["Data"]["MigrationsApplied"] == "none"
+    assert api.calls["BeginTransaction"] == 0 and api.calls["BatchExecuteStatement"] == 0
+    assert snapshot(init.client) == before
+
+
+def test_old_code_on_a_newer_database_changes_nothing(init, api, manifest, tmp_path):
+    newer = build_manifest(
+        copy_migrations(tmp_path, {"0002_more.sql": "CREATE TABLE more_things (id int);\n"}), SEED_DIR
+    )
+    init("Create", newer)
+    before = snapshot(init.client)
+    response = init("Update", manifest, physical_id="pid")  # old function, old properties
+    assert response["Data"]["MigrationsApplied"] == "none"
+    assert snapshot(init.client) == before
+
+
+def test_paused_cluster_is_waited_for(init, api, manifest, sleeper):
+    api.inject_fault("DatabaseResumingException", times=3)
+    response = init("Create", manifest)
+    assert response["Data"]["InstrumentCount"] == "22"
+    assert len(sleeper.delays) == 3
+
+
+def test_database_errors_fail_the_request(init, manifest):
+    init.client.database = "no_such_database"
+    with pytest.raises(DataApiError, match="DatabaseNotFoundException"):
+        init("Create", manifest)
+
+
+def test_runner_waiting_on_the_lock_skips_what_the_other_applied(pg_server, database, manifest):
+    # Both runners planned the same pending migration; the advisory lock makes the second wait and skip.
+    from alex_db.manifest import migrations_of
+    from alex_db.migrations import apply, read_applied
+
+    engines = [LocalDataApi(pg_server.dsn(database)) for _ in range(2)]
+    clients = [make_client(e, database) for e in engines]
+    read_applied(clients[0])  # creates the history table
+    pending = migrations_of(manifest)
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def worker(client):
+        try:
+            barrier.wait()
+            results.extend(apply(client, pending, progress=lambda _line: None))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r.skipped for r in results) == [False, True]
+    assert clients[0].query("SELECT version FROM schema_migrations") == [{"version": 1}]
+    for engine in engines:
+        engine.close()
