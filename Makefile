@@ -12,7 +12,7 @@ CDK_ARGS := -c profile=$(PROFILE)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint format synth diff deploy destroy
+.PHONY: help setup local local-down test lint format synth diff deploy destroy bench
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,12 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 setup: $(VENV)/.installed node_modules/.installed  ## create .venv and node_modules (idempotent)
+
+local: $(VENV)/.installed  ## start a local PostgreSQL in .local/ and migrate + seed it (no AWS, no Docker)
+	$(PY) -m alex_db local up --dir .local
+
+local-down: $(VENV)/.installed  ## stop the local PostgreSQL (data stays in .local/)
+	$(PY) -m alex_db local down --dir .local
 
 lint: setup  ## ruff check + format check
 	$(VENV)/bin/ruff check .

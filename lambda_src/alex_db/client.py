@@ -152,6 +152,19 @@ class DataApiClient:
             **kwargs,
         )
 
+    @classmethod
+    def for_local(cls, dsn: str, database: str = "alex", **kwargs: Any) -> DataApiClient:
+        """A client on a local PostgreSQL through LocalDataApi (needs psycopg: the [local] extra)."""
+        from alex_db.local import LocalDataApi
+
+        return cls(
+            LocalDataApi(dsn),
+            resource_arn="arn:aws:rds:local:000000000000:cluster:alex-local",
+            secret_arn="arn:aws:secretsmanager:local:000000000000:secret:alex-local",
+            database=database,
+            **kwargs,
+        )
+
     # -- statements
 
     def execute(

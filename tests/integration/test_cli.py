@@ -1,0 +1,209 @@
+"""`alex-db` as users run it: a subprocess against a temporary --local --dir, plus --stack in-process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+from botocore.stub import Stubber
+
+from alex_db import cli
+from alex_db.local import LocalDataApi
+from tests.conftest import CLUSTER_ARN, MIGRATIONS_DIR, ROOT, SECRET_ARN
+
+
+def alex_db(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "alex_db", *args], cwd=ROOT, capture_output=True, text=True, input=stdin, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def local_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cli") / "local"
+    result = alex_db("local", "up", "--dir", str(directory))
+    assert result.returncode == 0, result.stderr
+    yield directory
+    alex_db("local", "down", "--dir", str(directory))
+
+
+def local_dsn(directory: Path) -> str:
+    result = alex_db("local", "url", "--dir", str(directory))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_local_up_prints_progress_count_and_how_to_connect(tmp_path):
+    directory = tmp_path / "fresh"
+    first = alex_db("local", "up", "--dir", str(directory))
+    try:
+        assert first.returncode == 0, first.stderr
+        assert "0001 initial_schema: 16 statements in" in first.stdout
+        assert "instruments: 22" in first.stdout
+        assert "psql 'postgresql://" in first.stdout
+        assert "DataApiClient.for_local(" in first.stdout
+        second = alex_db("local", "up", "--dir", str(directory))
+        assert second.returncode == 0, second.stderr
+        assert "0 migration(s) applied" in second.stdout and "initial_schema:" not in second.stdout
+    finally:
+        down = alex_db("local", "down", "--dir", str(directory))
+    assert down.returncode == 0 and "stopped" in down.stdout
+    gone = alex_db("local", "url", "--dir", str(directory))
+    assert gone.returncode == 2 and "no local PostgreSQL running" in gone.stderr
+
+
+def test_status_json_shows_applied_and_nothing_pending(local_dir):
+    result = alex_db("status", "--local", "--dir", str(local_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["pending"] == []
+    ((migration),) = report["migrations"]
+    assert (migration["version"], migration["status"], migration["checksum"]) == (1, "applied", "ok")
+    assert report["tables"]["instruments"] == 22
+
+
+def test_status_text_flags_an_edited_migration(local_dir, tmp_path):
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations)
+    (migrations / "0001_initial_schema.sql").write_text((MIGRATIONS_DIR / "0001_initial_schema.sql").read_text() + "\n")
+    (migrations / "0002_next.sql").write_text("CREATE TABLE next_thing (id int);\n")
+    result = alex_db("status", "--local", "--dir", str(local_dir), "--migrations-dir", str(migrations))
+    assert result.returncode == 1
+    assert "checksum MISMATCH" in result.stdout
+    assert "0002 next" in result.stdout and "pending" in result.stdout
+
+
+def test_migrate_and_seed_are_idempotent(local_dir):
+    migrate = alex_db("migrate", "--local", "--dir", str(local_dir))
+    assert migrate.returncode == 0 and "up to date, nothing to apply" in migrate.stdout
+    seed = alex_db("seed", "--local", "--dir", str(local_dir))
+    assert seed.returncode == 0 and "upserted 22 instruments" in seed.stdout
+
+
+def test_failed_migration_exits_3_with_the_database_message(local_dir, tmp_path):
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations)
+    (migrations / "0002_bad.sql").write_text("CREATE TABLE t2 (id int);\nINSERT INTO missing VALUES (1);\n")
+    result = alex_db("migrate", "--local", "--dir", str(local_dir), "--migrations-dir", str(migrations))
+    assert result.returncode == 3
+    assert "error: migration 0002 (0002_bad.sql) failed at statement 2/2" in result.stderr
+    assert 'relation "missing" does not exist' in result.stderr
+    status = json.loads(alex_db("status", "--local", "--dir", str(local_dir), "--json").stdout)
+    assert "t2" not in status["tables"] and status["schema_version"] == 1
+
+
+def test_reset_needs_confirmation(local_dir):
+    result = alex_db("reset", "--local", "--dir", str(local_dir))
+    assert result.returncode == 2
+    assert "refusing to reset" in result.stderr and "hint: pass --yes" in result.stderr
+
+
+def test_reset_with_test_data_then_verify(local_dir):
+    for _ in range(2):  # idempotent
+        result = alex_db("reset", "--local", "--dir", str(local_dir), "--with-test-data", "--yes")
+        assert result.returncode == 0, result.stderr
+        assert "test data: user test_user_001, 3 accounts, 5 positions" in result.stdout
+    with psycopg.connect(local_dsn(local_dir)) as conn:
+        accounts = conn.execute(
+            "SELECT account_name, cash_balance, cash_interest FROM accounts WHERE clerk_user_id = 'test_user_001' "
+            "ORDER BY account_name"
+        ).fetchall()
+        positions = conn.execute(
+            "SELECT p.symbol, p.quantity FROM positions p JOIN accounts a ON a.id = p.account_id "
+            "WHERE a.account_name = '401(k)' ORDER BY p.symbol"
+        ).fetchall()
+        user = conn.execute(
+            "SELECT display_name, years_until_retirement, target_retirement_income FROM users"
+        ).fetchall()
+    assert [a[0] for a in accounts] == ["401(k)", "Roth IRA", "Taxable Brokerage"]
+    assert [(float(a[1]), float(a[2])) for a in accounts] == [(5000, 0.045), (1000, 0.04), (2500, 0.035)]
+    assert [(s, int(q)) for s, q in positions] == [("BND", 200), ("GLD", 25), ("QQQ", 50), ("SPY", 100), ("VEA", 150)]
+    assert [(u[0], u[1], int(u[2])) for u in user] == [("Test User", 25, 100000)]
+    verify = alex_db("verify", "--local", "--dir", str(local_dir))
+    assert verify.returncode == 0, verify.stdout
+    assert "22/22 checks passed" in verify.stdout
+
+
+def test_verify_fails_on_a_missing_index(local_dir):
+    with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
+        conn.execute("DROP INDEX idx_jobs_status")
+    try:
+        result = alex_db("verify", "--local", "--dir", str(local_dir))
+        assert result.returncode == 1
+        assert "FAIL  index idx_jobs_status" in result.stdout
+    finally:
+        with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
+            conn.execute("CREATE INDEX idx_jobs_status ON jobs (status)")
+
+
+def test_test_connection(local_dir):
+    result = alex_db("test-connection", "--local", "--dir", str(local_dir))
+    assert result.returncode == 0
+    assert "server: PostgreSQL 18" in result.stdout and "round trip:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (["status"], "error: no database target given", "hint: use --local, --stack AlexDatabase-dev"),
+        (["status", "--local", "--stack", "AlexDatabase-dev"], "choose one target, got --local and --stack", None),
+        (["status", "--local", "--dir", "/nonexistent/alex"], "no local database in /nonexistent/alex", "make local"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_hint(args, message, hint):
+    result = subprocess.run(
+        [sys.executable, "-m", "alex_db", *args], cwd=ROOT, capture_output=True, text=True, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert message in result.stderr
+    if hint:
+        assert hint in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_argparse_usage_error_exits_2():
+    result = alex_db("status", "--no-such-flag")
+    assert result.returncode == 2 and "unrecognized arguments" in result.stderr
+
+
+def stubbed_cloudformation(stack: str, database: str):
+    cfn = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(cfn)
+    outputs = {"ClusterArn": CLUSTER_ARN, "SecretArn": SECRET_ARN, "DatabaseName": database}
+    stubber.add_response(
+        "describe_stacks",
+        {"Stacks": [{"StackName": stack, "CreationTime": "2026-01-01T00:00:00Z", "StackStatus": "UPDATE_COMPLETE",
+                     "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]},
+        {"StackName": stack},
+    )  # fmt: skip
+    stubber.activate()
+    return cfn
+
+
+def test_stack_target_reads_outputs_and_uses_the_data_api(pg_server, initialized_database, monkeypatch, capsys):
+    engine = LocalDataApi(pg_server.dsn(initialized_database))
+    monkeypatch.setattr(
+        cli, "cloudformation_client", lambda: stubbed_cloudformation("AlexDatabase-dev", initialized_database)
+    )
+    monkeypatch.setattr(cli, "rds_data_client", lambda: engine)
+    assert cli.main(["status", "--stack", "AlexDatabase-dev", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["target"] == "stack AlexDatabase-dev"
+    assert report["tables"]["instruments"] == 22
+    assert engine.calls["ExecuteStatement"] > 0
+    engine.close()
+
+
+def test_reset_refuses_a_prod_stack(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "cloudformation_client", lambda: stubbed_cloudformation("AlexDatabase-prod", "alex"))
+    monkeypatch.setattr(cli, "rds_data_client", lambda: object())
+    assert cli.main(["reset", "--stack", "AlexDatabase-prod", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to reset stack AlexDatabase-prod: it is a prod database" in err and "--force-prod" in err
