@@ -49,9 +49,10 @@ format: setup  ## apply ruff fixes and formatting
 test: lint  ## lint, then every test (unit, infra, integration on embedded PostgreSQL)
 	$(PY) -m pytest
 
-synth: setup  ## synthesize the stack (PROFILE=dev|prod), no AWS credentials needed
+synth: setup  ## synthesize the stack (PROFILE=dev|prod) with cdk-nag, then cfn-lint it; no AWS credentials needed
 	$(CDK) synth $(CDK_ARGS) --quiet
-	@echo "wrote cdk.out/AlexDatabase-$(PROFILE).template.json"
+	$(VENV)/bin/cfn-lint cdk.out/AlexDatabase-$(PROFILE).template.json
+	@echo "wrote cdk.out/AlexDatabase-$(PROFILE).template.json (cdk-nag AwsSolutions and cfn-lint clean)"
 
 diff: setup  ## show what a deploy would change (needs AWS credentials)
 	$(CDK) diff $(CDK_ARGS)

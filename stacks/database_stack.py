@@ -22,6 +22,7 @@ from stacks.config import (
     DatabaseProfile,
     load_profile,
 )
+from stacks.guardrails import acknowledge_findings, register_security_checks
 from stacks.schema_init import SchemaInit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,7 +218,8 @@ def build_database_stack(app: Construct) -> DatabaseStack:
     profile = load_profile(context)
     account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
     env = Environment(account=account, region=region) if account and region else None
-    return DatabaseStack(
+    register_security_checks(app)
+    stack = DatabaseStack(
         app,
         stack_name(profile.name),
         profile=profile,
@@ -226,3 +228,5 @@ def build_database_stack(app: Construct) -> DatabaseStack:
         env=env,
         description=f"Alex database ({profile.name}): Aurora Serverless v2 PostgreSQL with the RDS Data API",
     )
+    acknowledge_findings(stack)
+    return stack

@@ -18,6 +18,7 @@ from aws_cdk import (
     ILocalBundling,
     RemovalPolicy,
 )
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -80,6 +81,8 @@ class SchemaInit(Construct):
         self.manifest = build_manifest(migrations_dir, seed_dir)
         manifest_hash = self.manifest["manifest_hash"]
 
+        handler_logs = logs.LogGroup(self, "HandlerLogs", retention=log_retention, removal_policy=log_removal_policy)
+        provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=log_removal_policy)
         self.function = lambda_.Function(
             self,
             "Handler",
@@ -98,16 +101,21 @@ class SchemaInit(Construct):
             ),
             timeout=HANDLER_TIMEOUT,
             memory_size=HANDLER_MEMORY_MB,
-            log_group=logs.LogGroup(self, "HandlerLogs", retention=log_retention, removal_policy=log_removal_policy),
+            log_group=handler_logs,
+            role=self._role("HandlerRole", handler_logs, "Alex schema-init Lambda: its own logs and the Data API"),
         )
         cluster.grant_data_api_access(self.function)
 
+        framework_role = self._role("ProviderRole", provider_logs, "Alex schema-init Provider framework")
         provider = cr.Provider(
             self,
             "Provider",
             on_event_handler=self.function,
-            log_group=logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=log_removal_policy),
+            log_group=provider_logs,
+            framework_on_event_role=framework_role,
         )
+        # Where the Provider grants lambda:InvokeFunction on the handler (and its versions, ARN:*).
+        self.framework_policy = framework_role.node.find_child("DefaultPolicy")
         assert cluster.secret is not None
         self.resource = CustomResource(
             self,
@@ -129,6 +137,16 @@ class SchemaInit(Construct):
         # The Data API answers only once an instance runs: depend on the writer, not just the cluster.
         writer = cluster.node.find_child("writer")
         self.resource.node.add_dependency(writer)
+
+    def _role(self, id: str, log_group: logs.LogGroup, description: str) -> iam.Role:
+        """A Lambda role that may write to its own log group only (no AWSLambdaBasicExecutionRole)."""
+        role = iam.Role(self, id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            )
+        )
+        return role
 
     @property
     def schema_version(self) -> str:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from aws_cdk.assertions import Template
 
 from alex_db.migrations import MigrationFileError
 from stacks.access import DATA_API_ACTIONS
@@ -46,8 +47,6 @@ def test_custom_resource_properties_carry_hashes_and_migration_list(template_jso
 def test_unchanged_inputs_give_identical_properties(template_json):
     # Same properties on the next synth => CloudFormation does not invoke the Lambda at all.
     again = synth_stack("dev")
-    from aws_cdk.assertions import Template
-
     _, first = schema_init(template_json["dev"])
     _, second = schema_init(Template.from_stack(again).to_json())
     assert first["Properties"] == second["Properties"]
@@ -81,8 +80,16 @@ def test_handler_has_exactly_the_data_api_grant(template_json, profile):
         if {"Ref": role} in p["Properties"]["Roles"]
     ]
     (policy,) = policies
-    actions = sorted(a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in s["Action"])
-    assert actions == sorted(DATA_API_ACTIONS.rds_data + DATA_API_ACTIONS.secret_read)
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    actions = sorted(a for s in statements for a in s["Action"])
+    assert actions == sorted(
+        [*DATA_API_ACTIONS.rds_data, *DATA_API_ACTIONS.secret_read, "logs:CreateLogStream", "logs:PutLogEvents"]
+    )
+    (logs_statement,) = [s for s in statements if s["Action"][0].startswith("logs:")]
+    log_group = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert logs_statement["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
+    role_props = template_json[profile]["Resources"][role]["Properties"]
+    assert "ManagedPolicyArns" not in role_props  # no AWSLambdaBasicExecutionRole
     text = json.dumps(policy["Properties"]["PolicyDocument"])
     cluster_id = next(iter(resources(template_json[profile], "AWS::RDS::DBCluster")))
     assert cluster_id in text and "MasterUserSecret.SecretArn" in text
@@ -95,8 +102,7 @@ def test_schema_version_is_an_output(template_json, profile):
 
 def test_init_asset_holds_runtime_modules_and_manifest(stacks):
     # Asset staging happens at synth; find it through the function's code location in the assembly.
-    stack = stacks["dev"]
-    outdir = Path(stack.node.root.outdir)
+    outdir = Path(stacks["dev"].node.root.outdir)
     assets = [p for p in outdir.glob("asset.*") if (p / "manifest.json").exists()]
     assert len(assets) == 1
     asset = assets[0]
