@@ -49,6 +49,9 @@ format: setup  ## apply ruff fixes and formatting
 test: lint  ## lint, then every test (unit, infra, integration on embedded PostgreSQL)
 	$(PY) -m pytest
 
+bench: setup  ## print the benchmark figures (Data API calls, init time, synth time, asset, idle cost)
+	$(PY) bench/run.py
+
 synth: setup  ## synthesize the stack (PROFILE=dev|prod) with cdk-nag, then cfn-lint it; no AWS credentials needed
 	$(CDK) synth $(CDK_ARGS) --quiet
 	$(VENV)/bin/cfn-lint cdk.out/AlexDatabase-$(PROFILE).template.json

@@ -1,0 +1,223 @@
+"""`make bench`: the figures behind the README's performance and cost claims (reported, never asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "lambda_src")]
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from alex_db.client import DataApiClient  # noqa: E402
+from alex_db.embedded import start_server, stop_server  # noqa: E402
+from alex_db.init import initialize  # noqa: E402
+from alex_db.local import LocalDataApi  # noqa: E402
+from alex_db.manifest import build_manifest  # noqa: E402
+
+HOURS_PER_MONTH = 730
+# us-east-1, 2026 (see ../shared/FACTS.md "Prices"); idle = no queries, nothing stored beyond a fresh DB.
+PRICES = {
+    "acu_hour": 0.12,  # Aurora Serverless v2, Aurora Standard; $0 while auto-paused
+    "nat_gateway_hour": 0.045,
+    "interface_endpoint_az_hour": 0.01,
+    "kms_key_month": 1.00,
+    "secret_month": 0.40,  # managed (rds!cluster-...) secrets are billed too
+    "log_ingest_gb": 0.50,
+    "storage_gb_month": 0.10,
+}
+ASSUMED_IDLE_LOG_GB_PER_GROUP = 0.01  # a few MB/month: Lambda/flow/PostgreSQL logs while idle
+ASSUMED_STORAGE_GB = 1  # a fresh database; Aurora bills the storage actually used
+
+
+def heading(number: int, title: str, how: str) -> None:
+    print(f"\n{number}. {title}\n   how: {how}")
+
+
+def fresh_database(server) -> tuple[str, LocalDataApi, DataApiClient]:
+    import psycopg
+
+    name = f"bench_{time.monotonic_ns()}"
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    api = LocalDataApi(server.dsn(name))
+    client = DataApiClient(
+        api,
+        resource_arn="arn:aws:rds:local:000000000000:cluster:bench",
+        secret_arn="arn:aws:secretsmanager:local:000000000000:secret:bench",
+        database=name,
+    )
+    return name, api, client
+
+
+def data_api_calls(server, manifest: dict) -> None:
+    heading(1, "Data API calls", "LocalDataApi's per-operation counters around alex_db.init.initialize()")
+    _, api, client = fresh_database(server)
+    initialize(client, manifest, progress=lambda _line: None)
+    statements = sum(len(m["statements"]) for m in manifest["migrations"])
+    migrations = len(manifest["migrations"])
+    fresh = sum(api.calls.values())
+    print(f"   fresh init:     {fresh} calls {dict(api.calls)}")
+    print(f"                   {statements} migration statements in {migrations} migration(s); per migration the")
+    print("                   engine adds BeginTransaction, a lock+claim statement, a duration update, Commit")
+    print(f"                   target statements + 2 x migrations + 4 = {statements + 2 * migrations + 4}; "
+          f"counting the 2 bookkeeping statements per migration as statements: "
+          f"{statements + 2 * migrations} + 2 x {migrations} + 4 = {statements + 4 * migrations + 4}")  # fmt: skip
+    seeds = len(manifest["seed"]["instruments"])
+    print(f"   seed rows/call: {seeds} rows in {api.calls['BatchExecuteStatement']} BatchExecuteStatement call(s)")
+    api.reset_counts()
+    initialize(client, manifest, progress=lambda _line: None)
+    print(f"   re-init, local: {sum(api.calls.values())} calls {dict(api.calls)}, 0 migration statements")
+    print("   re-deploy with unchanged migrations and seed: 0 calls - the custom resource's properties are")
+    print("                   identical, so CloudFormation never invokes the Lambda (tests/infra asserts it)")
+    api.close()
+
+
+def local_init_time(server, manifest: dict) -> None:
+    heading(2, "local init, empty -> populated", "median of 5 runs of initialize() on a new database each, server up")
+    times = []
+    for _ in range(5):
+        _, api, client = fresh_database(server)
+        started = time.perf_counter()
+        initialize(client, manifest, progress=lambda _line: None)
+        times.append((time.perf_counter() - started) * 1000)
+        api.close()
+    runs = ", ".join(f"{t:.0f}" for t in times)
+    print(f"   median {statistics.median(times):.0f} ms (runs: {runs} ms); target <= 1000 ms")
+
+
+EMPTY_APP = "import aws_cdk as cdk\napp = cdk.App()\ncdk.Stack(app, 'Empty')\napp.synth()\n"
+
+
+def synth_time() -> None:
+    heading(3, "cdk synth time", "`npx cdk synth --quiet` wall time, median of 3, this app vs an empty Python CDK app")
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "empty_app.py"
+        empty.write_text(EMPTY_APP)
+
+        def run(app: str) -> float:
+            started = time.perf_counter()
+            subprocess.run(
+                ["npx", "--no-install", "cdk", "synth", "--quiet", "--app", app, "--output", str(Path(tmp) / "out")],
+                cwd=ROOT, check=True, capture_output=True,
+            )  # fmt: skip
+            return time.perf_counter() - started
+
+        run(f"{python} {empty}")  # warm the jsii cache once, for both
+        ours = statistics.median(run(f"{python} app.py") for _ in range(3))
+        baseline = statistics.median(run(f"{python} {empty}") for _ in range(3))
+    print(f"   this app {ours:.1f} s, empty app {baseline:.1f} s, ratio {ours / baseline:.2f}; target <= 1.5")
+
+
+def asset_and_import() -> None:
+    heading(
+        4, "init asset and cold import", "bundle as synth does; `import schema_init.handler` in 5 fresh interpreters"
+    )
+    from stacks.schema_init import LAMBDA_SRC, InitAssetBundler
+
+    manifest = build_manifest(ROOT / "migrations", ROOT / "seed")
+    with tempfile.TemporaryDirectory() as tmp:
+        InitAssetBundler(LAMBDA_SRC, manifest).try_bundle(tmp)
+        files = [p for p in Path(tmp).rglob("*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files)
+        manifest_kib = (Path(tmp) / "manifest.json").stat().st_size / 1024
+        print(f"   asset: {len(files)} files, {size / 1024:.1f} KiB ({manifest_kib:.1f} KiB manifest); "
+              "nothing pip-installed: boto3 comes with the runtime")  # fmt: skip
+        timed = "t = time.perf_counter(); import schema_init.handler; print(time.perf_counter() - t)"
+
+        def import_seconds(preload: str) -> float:
+            code = f"import time{preload}; {timed}"
+            env = {**os.environ, "PYTHONPATH": tmp}
+            result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            return float(result.stdout)
+
+        samples = [import_seconds("") for _ in range(5)]
+        # The Lambda runtime has botocore and logging loaded before the handler module is imported.
+        own_samples = [import_seconds(", logging, botocore.exceptions") for _ in range(5)]
+    print(f"   cold import: median {statistics.median(samples) * 1000:.0f} ms including botocore, "
+          f"{statistics.median(own_samples) * 1000:.1f} ms for this project's modules "
+          "(botocore and logging preloaded, as in the Lambda runtime)")  # fmt: skip
+
+
+def idle_cost() -> None:
+    heading(5, "idle monthly cost", "read from each profile's synthesized template x the price table in bench/run.py")
+    import aws_cdk as cdk
+
+    from stacks.database_stack import build_database_stack
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    for profile in ("dev", "prod"):
+        app = cdk.App(context={**context, "profile": profile})
+        stack = build_database_stack(app)
+        template = app.synth().get_stack_by_name(stack.stack_name).template
+        lines = estimate(template)
+        total = sum(cost for _, cost in lines)
+        print(f"   {profile}: ${total:.2f}/month")
+        for label, cost in lines:
+            print(f"      ${cost:7.2f}  {label}")
+
+
+def estimate(template: dict) -> list[tuple[str, float]]:
+    resources = list(template["Resources"].values())
+
+    def of(kind: str) -> list[dict]:
+        return [r for r in resources if r["Type"] == kind]
+
+    lines = []
+    clusters = of("AWS::RDS::DBCluster")
+    instances = [i for i in of("AWS::RDS::DBInstance") if i["Properties"].get("DBInstanceClass") == "db.serverless"]
+    for cluster in clusters:
+        scaling = cluster["Properties"].get("ServerlessV2ScalingConfiguration", {})
+        minimum = float(scaling.get("MinCapacity", 0.5))
+        acu_hours = minimum * len(instances) * HOURS_PER_MONTH
+        note = "auto-paused when idle" if minimum == 0 else f"{minimum} ACU x {len(instances)} instance(s) always on"
+        lines.append((f"Aurora compute ({note})", acu_hours * PRICES["acu_hour"]))
+        lines.append(
+            (f"Aurora storage (assumed {ASSUMED_STORAGE_GB} GB)", ASSUMED_STORAGE_GB * PRICES["storage_gb_month"])
+        )
+        if cluster["Properties"].get("ManageMasterUserPassword"):
+            lines.append(("RDS-managed master secret", PRICES["secret_month"]))
+    secrets = of("AWS::SecretsManager::Secret")
+    if secrets:
+        lines.append((f"{len(secrets)} Secrets Manager secret(s)", len(secrets) * PRICES["secret_month"]))
+    nats = of("AWS::EC2::NatGateway")
+    lines.append((f"{len(nats)} NAT gateway(s)", len(nats) * PRICES["nat_gateway_hour"] * HOURS_PER_MONTH))
+    endpoints = [e for e in of("AWS::EC2::VPCEndpoint") if e["Properties"].get("VpcEndpointType") == "Interface"]
+    az_hours = sum(len(e["Properties"].get("SubnetIds", [])) for e in endpoints) * HOURS_PER_MONTH
+    lines.append((f"{len(endpoints)} interface endpoint(s)", az_hours * PRICES["interface_endpoint_az_hour"]))
+    keys = of("AWS::KMS::Key")
+    lines.append((f"{len(keys)} customer-managed KMS key(s)", len(keys) * PRICES["kms_key_month"]))
+    groups = of("AWS::Logs::LogGroup")
+    lines.append(
+        (
+            f"{len(groups)} log groups (assumed {ASSUMED_IDLE_LOG_GB_PER_GROUP * 1000:.0f} MB/month each while idle)",
+            len(groups) * ASSUMED_IDLE_LOG_GB_PER_GROUP * PRICES["log_ingest_gb"],
+        )
+    )
+    return lines
+
+
+def main() -> None:
+    print("Alex database benchmarks (figures, not pass/fail)")
+    manifest = build_manifest(ROOT / "migrations", ROOT / "seed")
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(Path(tmp) / "pg", persistent=False)
+        try:
+            data_api_calls(server, manifest)
+            local_init_time(server, manifest)
+        finally:
+            stop_server(server.data_dir)
+    synth_time()
+    asset_and_import()
+    idle_cost()
+
+
+if __name__ == "__main__":
+    main()
