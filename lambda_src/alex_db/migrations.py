@@ -230,7 +230,8 @@ def read_applied(client: DataApiClient) -> list[AppliedMigration]:
     try:
         rows = client.query(READ_HISTORY)
     except DataApiError as exc:
-        if "42P01" not in exc.message:  # undefined_table: a fresh database
+        # undefined_table: a fresh database (the Data API puts the SQLState at the message's end)
+        if "42P01" not in exc.message and 'relation "schema_migrations" does not exist' not in exc.message:
             raise
         try:
             client.execute(CREATE_HISTORY_TABLE)

@@ -72,7 +72,9 @@ def test_one_call_at_a_time_per_transaction(api, database):
     worker = threading.Thread(target=slow)
     worker.start()
     started.wait()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    while not api._transactions[txn].lock.locked() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the slow statement is really running
     with pytest.raises(ClientError) as excinfo:
         call(api, database, "SELECT 1", transactionId=txn)
     worker.join()
