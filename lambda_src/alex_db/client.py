@@ -31,6 +31,18 @@ RETRYABLE_CODES = frozenset(
         "ServiceUnavailableError",
     }
 )
+# While RDS rotates the master password, a caller may briefly read the previous one from the
+# secret: a failed login is retried a few times, never indefinitely (a wrong secret stays wrong).
+ROTATION_MARKER = "password authentication failed"
+ROTATION_ATTEMPTS = 3
+
+
+def is_retryable(code: str, message: str, attempt: int) -> bool:
+    if code in RETRYABLE_CODES:
+        return True
+    return ROTATION_MARKER in message and attempt < ROTATION_ATTEMPTS
+
+
 ENV_CLUSTER_ARN, ENV_SECRET_ARN, ENV_DATABASE = "AURORA_CLUSTER_ARN", "AURORA_SECRET_ARN", "AURORA_DATABASE"
 STACK_OUTPUTS = {"resource_arn": "ClusterArn", "secret_arn": "SecretArn", "database": "DatabaseName"}
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # BatchExecuteStatement request limit
@@ -236,7 +248,7 @@ class DataApiClient:
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "Unknown")
                 message = exc.response.get("Error", {}).get("Message", str(exc))
-                if code not in RETRYABLE_CODES:
+                if not is_retryable(code, message, attempt):
                     raise DataApiError(code, message, operation=operation, sql=sql) from exc
                 elapsed = self._clock() - started
                 delay = next(delays)

@@ -155,7 +155,7 @@ class LocalDataApi:
         self._pools: dict[str, list[psycopg.Connection]] = collections.defaultdict(list)
         self._transactions: dict[str, _Transaction] = {}
         self._faults: list[_Fault] = []
-        self._type_names: dict[int, str] = {}
+        self._type_names: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
 
     # -- test and benchmark hooks
@@ -385,10 +385,12 @@ class LocalDataApi:
         return conn
 
     def _type_name(self, conn: psycopg.Connection, oid: int) -> str:
-        if oid not in self._type_names:
+        # Built-in OIDs are the same everywhere; types created by migrations differ per database.
+        key = (conn.info.dbname, oid)
+        if key not in self._type_names:
             rows = conn.execute("SELECT oid::int, typname FROM pg_type").fetchall()
-            self._type_names.update(dict(rows))
-        return self._type_names.get(oid, "unknown")
+            self._type_names.update({(conn.info.dbname, o): name for o, name in rows})
+        return self._type_names.get(key, "unknown")
 
     def _transaction(self, operation: str, transaction_id: str) -> _Transaction:
         with self._lock:

@@ -164,3 +164,14 @@ def test_from_stack_names_missing_outputs_and_missing_stacks():
             "AlexDatabase-dev",
             cloudformation=cloudformation_stub(None, error="Stack with id AlexDatabase-dev does not exist"),
         )
+
+
+def test_login_failure_during_rotation_is_retried_a_few_times(client, api, sleeper):
+    login = 'FATAL: password authentication failed for user "alex_admin"'
+    api.inject_fault("BadRequestException", times=2, message=login)
+    assert client.query_one("SELECT 1 AS one") == {"one": 1}
+    assert len(sleeper.delays) == 2
+    api.inject_fault("BadRequestException", times=5, message=login)
+    with pytest.raises(DataApiError, match="password authentication failed"):
+        client.query("SELECT 1")
+    assert api.calls["ExecuteStatement"] == 3 + 3  # first query: 3 calls; second: gives up after 3

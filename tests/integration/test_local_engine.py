@@ -197,3 +197,11 @@ def test_unknown_database_is_reported(api):
     with pytest.raises(ClientError) as excinfo:
         call(api, "no_such_database", "SELECT 1")
     assert error_code(excinfo) == "DatabaseNotFoundException"
+
+
+def test_types_created_later_are_named_in_metadata(api, database):
+    call(api, database, "SELECT 1")  # fills the type cache before the type exists
+    call(api, database, "CREATE TYPE mood AS ENUM ('calm', 'busy')")
+    response = call(api, database, "SELECT 'calm'::mood AS m", includeResultMetadata=True)
+    assert response["columnMetadata"][0]["typeName"] == "mood"
+    assert response["records"] == [[{"stringValue": "calm"}]]
