@@ -207,3 +207,17 @@ def test_reset_refuses_a_prod_stack(monkeypatch, capsys):
     assert cli.main(["reset", "--stack", "AlexDatabase-prod", "--yes"]) == 2
     err = capsys.readouterr().err
     assert "refusing to reset stack AlexDatabase-prod: it is a prod database" in err and "--force-prod" in err
+
+
+def test_test_connection_says_a_paused_cluster_is_resuming(pg_server, initialized_database, monkeypatch, capsys):
+    engine = LocalDataApi(pg_server.dsn(initialized_database))
+    engine.inject_fault("DatabaseResumingException", times=1)
+    monkeypatch.setattr(cli, "rds_data_client", lambda: engine)
+    monkeypatch.setenv("AURORA_CLUSTER_ARN", CLUSTER_ARN)  # env vars as the fallback target
+    monkeypatch.setenv("AURORA_SECRET_ARN", SECRET_ARN)
+    monkeypatch.setenv("AURORA_DATABASE", initialized_database)
+    assert cli.main(["test-connection"]) == 0
+    captured = capsys.readouterr()
+    assert "the cluster is resuming from auto-pause; retrying in 0.5 s" in captured.err
+    assert f"database {initialized_database}" in captured.out
+    engine.close()
