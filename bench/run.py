@@ -40,7 +40,7 @@ def heading(number: int, title: str, how: str) -> None:
     print(f"\n{number}. {title}\n   how: {how}")
 
 
-def fresh_database(server) -> tuple[str, LocalDataApi, DataApiClient]:
+def fresh_database(server) -> tuple[LocalDataApi, DataApiClient]:
     import psycopg
 
     name = f"bench_{time.monotonic_ns()}"
@@ -53,12 +53,12 @@ def fresh_database(server) -> tuple[str, LocalDataApi, DataApiClient]:
         secret_arn="arn:aws:secretsmanager:local:000000000000:secret:bench",
         database=name,
     )
-    return name, api, client
+    return api, client
 
 
 def data_api_calls(server, manifest: dict) -> None:
     heading(1, "Data API calls", "LocalDataApi's per-operation counters around alex_db.init.initialize()")
-    _, api, client = fresh_database(server)
+    api, client = fresh_database(server)
     initialize(client, manifest, progress=lambda _line: None)
     statements = sum(len(m["statements"]) for m in manifest["migrations"])
     migrations = len(manifest["migrations"])
@@ -83,7 +83,7 @@ def local_init_time(server, manifest: dict) -> None:
     heading(2, "local init, empty -> populated", "median of 5 runs of initialize() on a new database each, server up")
     times = []
     for _ in range(5):
-        _, api, client = fresh_database(server)
+        api, client = fresh_database(server)
         started = time.perf_counter()
         initialize(client, manifest, progress=lambda _line: None)
         times.append((time.perf_counter() - started) * 1000)

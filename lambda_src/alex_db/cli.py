@@ -106,24 +106,27 @@ def resolve_target(args: argparse.Namespace, environ: dict[str, str] | None = No
         outputs = stack_outputs(args.stack, cloudformation=cloudformation_client())
         client = DataApiClient(rds_data_client(), **outputs)
         return Target(f"stack {args.stack}", client, is_prod=args.stack.lower().endswith("-prod"))
-    cluster_arn = args.cluster_arn or env.get(ENV_CLUSTER_ARN)
-    secret_arn = args.secret_arn or env.get(ENV_SECRET_ARN)
-    if not cluster_arn or not secret_arn:
+    flags = {ENV_CLUSTER_ARN: args.cluster_arn, ENV_SECRET_ARN: args.secret_arn, ENV_DATABASE: args.database}
+    merged = {**env, **{name: value for name, value in flags.items() if value}}
+    if not merged.get(ENV_CLUSTER_ARN) or not merged.get(ENV_SECRET_ARN):
         raise CliError(
             "no database target given",
             hint=f"use --local, --stack AlexDatabase-dev, or --cluster-arn/--secret-arn "
             f"(or set {ENV_CLUSTER_ARN} and {ENV_SECRET_ARN})",
         )
-    database = args.database or env.get(ENV_DATABASE) or "alex"
-    client = DataApiClient(rds_data_client(), resource_arn=cluster_arn, secret_arn=secret_arn, database=database)
-    return Target(f"cluster {cluster_arn.rsplit(':', 1)[-1]}", client, is_prod="prod" in cluster_arn.rsplit(":", 1)[-1])
+    client = DataApiClient.from_env(api=rds_data_client(), environ=merged)
+    cluster = client.resource_arn.rsplit(":", 1)[-1]
+    return Target(f"cluster {cluster}", client, is_prod="prod" in cluster)
+
+
+def project_dir(given: Path | None, name: str) -> Path:
+    return given or default_project_dir() / name
 
 
 def load_manifest_from(args: argparse.Namespace) -> dict[str, Any]:
     from alex_db.manifest import build_manifest
 
-    project = default_project_dir()
-    return build_manifest(args.migrations_dir or project / "migrations", args.seed_dir or project / "seed")
+    return build_manifest(project_dir(args.migrations_dir, "migrations"), project_dir(args.seed_dir, "seed"))
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -176,11 +179,12 @@ def cmd_test_connection(args: argparse.Namespace, target: Target) -> int:
 
 def status_report(client: DataApiClient, manifest: dict[str, Any]) -> dict[str, Any]:
     from alex_db.manifest import migrations_of
+    from alex_db.migrations import READ_HISTORY
 
     available = {m.version: m for m in migrations_of(manifest)}
+    # Not migrations.read_applied: status must not create the history table on a fresh database.
     exists = client.query_one("SELECT to_regclass('public.schema_migrations') IS NOT NULL AS present")
-    history = client.query("SELECT version, name, checksum, applied_at, duration_ms FROM schema_migrations "
-                           "ORDER BY version") if exists and exists["present"] else []  # fmt: skip
+    history = client.query(READ_HISTORY) if exists and exists["present"] else []
     applied = {r["version"]: r for r in history}
     migrations = []
     for version in sorted(set(available) | set(applied)):
@@ -255,13 +259,18 @@ def cmd_seed(args: argparse.Namespace, target: Target) -> int:
 def cmd_reset(args: argparse.Namespace, target: Target) -> int:
     from alex_db.init import initialize
     from alex_db.manifest import migrations_of
-    from alex_db.reset import drop_statements, load_test_data
+    from alex_db.reset import drop_statements, load_test_data, read_test_data
 
     if target.is_prod and not args.force_prod:
         raise CliError(
             f"refusing to reset {target.label}: it is a prod database", hint="add --force-prod if you mean it"
         )
     manifest = load_manifest_from(args)
+    # Validate everything before dropping anything: a bad file must not leave an emptied database.
+    test_data = None
+    if args.with_test_data:
+        symbols = {i["symbol"] for i in manifest["seed"]["instruments"]}
+        test_data = read_test_data(project_dir(args.seed_dir, "seed") / "test_user.json", symbols)
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError(f"refusing to reset {target.label} without confirmation", hint="pass --yes")
@@ -274,8 +283,8 @@ def cmd_reset(args: argparse.Namespace, target: Target) -> int:
             tx.execute(statement)
     print(f"dropped the Alex schema in {target.label}")
     initialize(target.client, manifest)
-    if args.with_test_data:
-        loaded = load_test_data(target.client, (args.seed_dir or default_project_dir() / "seed") / "test_user.json")
+    if test_data is not None:
+        loaded = load_test_data(target.client, test_data)
         print(f"test data: user {loaded['user']}, {loaded['accounts']} accounts, {loaded['positions']} positions")
     return EXIT_OK
 
@@ -347,6 +356,7 @@ class _StderrLines(logging.Handler):
 def main(argv: Sequence[str] | None = None) -> int:
     from alex_db.manifest import SeedError
     from alex_db.migrations import ChecksumMismatch, MigrationError, MigrationFileError, OutOfOrderMigration
+    from alex_db.reset import TestDataError
 
     args = build_parser().parse_args(argv)
     log = logging.getLogger("alex_db")
@@ -358,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args, resolve_target(args))
     except CliError as exc:
         return _fail(str(exc), exc.hint, exc.code)
-    except (ConfigurationError, MigrationFileError, SeedError) as exc:
+    except (ConfigurationError, MigrationFileError, SeedError, TestDataError) as exc:
         return _fail(str(exc), "fix the configuration or files named above", EXIT_USAGE)
     except (ChecksumMismatch, OutOfOrderMigration) as exc:
         return _fail(str(exc), None, EXIT_CHECK_FAILED)

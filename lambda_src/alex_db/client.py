@@ -31,6 +31,10 @@ RETRYABLE_CODES = frozenset(
         "ServiceUnavailableError",
     }
 )
+ENV_CLUSTER_ARN, ENV_SECRET_ARN, ENV_DATABASE = "AURORA_CLUSTER_ARN", "AURORA_SECRET_ARN", "AURORA_DATABASE"
+STACK_OUTPUTS = {"resource_arn": "ClusterArn", "secret_arn": "SecretArn", "database": "DatabaseName"}
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # BatchExecuteStatement request limit
+BATCH_CHUNK_BYTES = MAX_REQUEST_BYTES - 256 * 1024  # headroom for the envelope and base64 growth
 # While RDS rotates the master password, a caller may briefly read the previous one from the
 # secret: a failed login is retried a few times, never indefinitely (a wrong secret stays wrong).
 ROTATION_MARKER = "password authentication failed"
@@ -41,12 +45,6 @@ def is_retryable(code: str, message: str, attempt: int) -> bool:
     if code in RETRYABLE_CODES:
         return True
     return ROTATION_MARKER in message and attempt < ROTATION_ATTEMPTS
-
-
-ENV_CLUSTER_ARN, ENV_SECRET_ARN, ENV_DATABASE = "AURORA_CLUSTER_ARN", "AURORA_SECRET_ARN", "AURORA_DATABASE"
-STACK_OUTPUTS = {"resource_arn": "ClusterArn", "secret_arn": "SecretArn", "database": "DatabaseName"}
-MAX_REQUEST_BYTES = 4 * 1024 * 1024  # BatchExecuteStatement request limit
-BATCH_CHUNK_BYTES = MAX_REQUEST_BYTES - 256 * 1024  # headroom for the envelope and base64 growth
 
 
 class DataApiError(Exception):

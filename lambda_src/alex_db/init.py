@@ -24,6 +24,11 @@ class InitSummary:
         return asdict(self)
 
 
+def instrument_count(client: DataApiClient) -> int:
+    row = client.query_one("SELECT count(*) AS instruments FROM instruments")
+    return row["instruments"] if row else 0
+
+
 def initialize(
     client: DataApiClient,
     manifest: dict[str, Any],
@@ -47,11 +52,10 @@ def initialize(
         progress(f"applying {len(current.pending)} migration(s):")
     results = apply(client, current.pending, progress=progress)
     seeded = upsert_instruments(client, manifest["seed"]["instruments"])
-    row = client.query_one("SELECT count(*) AS instruments FROM instruments")
     summary = InitSummary(
         schema_version=max([m.version for m in migrations] + [a.version for a in applied], default=0),
         migrations_applied=[f"{r.version:04d}_{r.name}" for r in results if not r.skipped],
-        instruments=row["instruments"] if row else 0,
+        instruments=instrument_count(client),
         seeded=seeded,
     )
     progress(
@@ -94,9 +98,8 @@ def initialize_for_request(
         f"older than this function's; the database already has all of it (rollback), so nothing was changed"
     )
     progress(f"schema init skipped: {reason}")
-    row = client.query_one("SELECT count(*) AS instruments FROM instruments")
     return InitSummary(
         schema_version=max((a.version for a in applied), default=0),
-        instruments=row["instruments"] if row else None,
+        instruments=instrument_count(client),
         skipped_reason=reason,
     )

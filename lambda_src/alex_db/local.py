@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -228,7 +228,7 @@ class LocalDataApi:
         # One set failing fails the call and applies none of the sets (outside a transaction too).
         with (
             self._connection("BatchExecuteStatement", kwargs) as conn,
-            conn.transaction() if conn.autocommit else _nothing(),
+            conn.transaction() if conn.autocommit else nullcontext(),
             conn.cursor() as cur,
         ):
             for query, values in bound:
@@ -422,11 +422,6 @@ class LocalDataApi:
             raise _client_error(
                 operation, "BadRequestException", "Database returned more than the allowed response size limit"
             )
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def _size_of(value: Any) -> str:

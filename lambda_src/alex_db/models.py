@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from alex_db.client import DataApiClient
+from alex_db.client import DataApiClient, Transaction
 from alex_db.schemas import (
     AccountCreate,
     InstrumentCreate,
@@ -32,7 +32,7 @@ def validated(model: type[M], data: M | dict[str, Any] | None = None, **fields: 
 
 
 class _Repository:
-    def __init__(self, client: DataApiClient) -> None:
+    def __init__(self, client: DataApiClient | Transaction) -> None:
         self.client = client
 
 
@@ -244,7 +244,8 @@ class Jobs(_Repository):
 class Database:
     """All repositories over one DataApiClient: db.users, db.instruments, db.accounts, db.positions, db.jobs."""
 
-    def __init__(self, client: DataApiClient) -> None:
+    def __init__(self, client: DataApiClient | Transaction) -> None:
+        """`client` may be a `client.transaction()`: then every repository call is part of it."""
         self.client = client
         self.users = Users(client)
         self.instruments = Instruments(client)

@@ -39,7 +39,7 @@ def upsert_instruments(client: Any, rows: Iterable[Mapping[str, Any]]) -> int:
 
 
 def read_seed_file(path: str | Path) -> list[dict[str, Any]]:
-    """Raw rows of a seed JSON file (a list of objects); validation happens in alex_db.seed_check."""
+    """Raw rows of a seed JSON file (a list of objects); alex_db.manifest validates them."""
     data = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of instruments, got {type(data).__name__}")

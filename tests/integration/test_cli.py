@@ -221,3 +221,22 @@ def test_test_connection_says_a_paused_cluster_is_resuming(pg_server, initialize
     assert "the cluster is resuming from auto-pause; retrying in 0.5 s" in captured.err
     assert f"database {initialized_database}" in captured.out
     engine.close()
+
+
+def test_reset_with_invalid_test_data_changes_nothing(local_dir, tmp_path):
+    seed = tmp_path / "seed"
+    shutil.copytree(ROOT / "seed", seed)
+    data = json.loads((seed / "test_user.json").read_text())
+    data["accounts"][0]["positions"][2]["quantity"] = 0
+    data["accounts"][0]["positions"][3]["symbol"] = "DOGE"
+    (seed / "test_user.json").write_text(json.dumps(data))
+    with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
+        conn.execute("INSERT INTO users (clerk_user_id) VALUES ('survivor') ON CONFLICT DO NOTHING")
+    result = alex_db("reset", "--local", "--dir", str(local_dir), "--with-test-data", "--yes", "--seed-dir", str(seed))
+    assert result.returncode == 2
+    assert "test_user.json: accounts[0].positions[2].quantity: Input should be greater than 0" in result.stderr
+    assert "accounts[0].positions[3].symbol: DOGE is not a seed instrument" in result.stderr
+    assert "dropped" not in result.stdout
+    with psycopg.connect(local_dsn(local_dir)) as conn:
+        assert conn.execute("SELECT 1 FROM users WHERE clerk_user_id = 'survivor'").fetchone() == (1,)
+        conn.execute("DELETE FROM users WHERE clerk_user_id = 'survivor'")

@@ -129,3 +129,26 @@ def test_updated_at_trigger(db, user, db_client):
     before = db.users.find_by_clerk_id(user)["updated_at"]
     db_client.execute("UPDATE users SET display_name = 'Changed' WHERE clerk_user_id = :id", {"id": user})
     assert db.users.find_by_clerk_id(user)["updated_at"] > before
+
+
+def test_test_data_is_written_all_or_nothing(db_client, monkeypatch):
+    from alex_db.models import Positions
+    from alex_db.reset import load_test_data, read_test_data
+    from tests.conftest import SEED_DIR
+
+    data = read_test_data(SEED_DIR / "test_user.json", {"SPY", "QQQ", "BND", "VEA", "GLD"})
+    original, calls = Positions.add_position, []
+
+    def failing_third(self, position):
+        calls.append(position.symbol)
+        if len(calls) == 3:
+            raise RuntimeError("simulated failure mid-load")
+        return original(self, position)
+
+    monkeypatch.setattr(Positions, "add_position", failing_third)
+    with pytest.raises(RuntimeError, match="mid-load"):
+        load_test_data(db_client, data)
+    assert db_client.query_one("SELECT count(*) AS n FROM users") == {"n": 0}
+    assert db_client.query_one("SELECT count(*) AS n FROM positions") == {"n": 0}
+    monkeypatch.setattr(Positions, "add_position", original)
+    assert load_test_data(db_client, data) == {"user": "test_user_001", "accounts": 3, "positions": 5}
