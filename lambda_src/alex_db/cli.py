@@ -179,11 +179,11 @@ def cmd_test_connection(args: argparse.Namespace, target: Target) -> int:
 
 def status_report(client: DataApiClient, manifest: dict[str, Any]) -> dict[str, Any]:
     from alex_db.manifest import migrations_of
-    from alex_db.migrations import READ_HISTORY
+    from alex_db.migrations import HISTORY_EXISTS, READ_HISTORY
 
     available = {m.version: m for m in migrations_of(manifest)}
     # Not migrations.read_applied: status must not create the history table on a fresh database.
-    exists = client.query_one("SELECT to_regclass('public.schema_migrations') IS NOT NULL AS present")
+    exists = client.query_one(HISTORY_EXISTS)
     history = client.query(READ_HISTORY) if exists and exists["present"] else []
     applied = {r["version"]: r for r in history}
     migrations = []

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     duration_ms INTEGER NOT NULL
 )
 """.strip()
+HISTORY_EXISTS = "SELECT to_regclass('public.schema_migrations') IS NOT NULL AS present"
 READ_HISTORY = "SELECT version, name, checksum, applied_at, duration_ms FROM schema_migrations ORDER BY version"
 # First call of each migration's transaction: wait on the project's advisory lock, then claim the
 # version. The claim is a new statement with a new snapshot, so a version that a concurrent runner
@@ -235,8 +236,10 @@ def read_applied(client: DataApiClient) -> list[AppliedMigration]:
             raise
         try:
             client.execute(CREATE_HISTORY_TABLE)
-        except DataApiError as race:
-            if "23505" not in race.message and "42P07" not in race.message:  # a concurrent runner made it
+        except DataApiError:
+            # Concurrent `CREATE TABLE IF NOT EXISTS` can still collide (23505, 42P07 or 42710 on
+            # its row type); what matters is whether the table exists now, not which error it was.
+            if not client.query_one(HISTORY_EXISTS)["present"]:
                 raise
         return []
     return [AppliedMigration(r["version"], r["name"], r["checksum"].strip()) for r in rows]

@@ -277,3 +277,40 @@ def test_runner_waiting_on_the_lock_skips_what_the_other_applied(pg_server, data
     assert clients[0].query("SELECT version FROM schema_migrations") == [{"version": 1}]
     for engine in engines:
         engine.close()
+
+
+def test_history_table_creation_race_is_survived(pg_server):
+    # Several runners on fresh databases, all creating schema_migrations at once (seen failing in CI
+    # with 42710 before read_applied checked for the table instead of matching error codes).
+    from alex_db.migrations import read_applied
+    from tests.conftest import create_database
+
+    for _ in range(5):
+        database = create_database(pg_server)
+        engines = [LocalDataApi(pg_server.dsn(database)) for _ in range(4)]
+        barrier, errors = threading.Barrier(4), []
+
+        def worker(engine, database=database, barrier=barrier, errors=errors):
+            try:
+                barrier.wait()
+                assert read_applied(make_client(engine, database)) == []
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(e,)) for e in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for engine in engines:
+            engine.close()
+        assert errors == []
+
+
+def test_history_table_error_is_raised_when_the_table_is_still_missing(api, database, monkeypatch):
+    from alex_db import migrations
+
+    client = make_client(api, database)
+    monkeypatch.setattr(migrations, "CREATE_HISTORY_TABLE", "CREATE TABLE schema_migrations (version nonsense_type)")
+    with pytest.raises(DataApiError, match='type "nonsense_type" does not exist'):
+        migrations.read_applied(client)
