@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -166,27 +167,28 @@ def test_failing_migration_leaves_nothing_behind(init, manifest, tmp_path):
     assert "nickname" not in {c["column_name"] for c in columns}
 
 
-def test_concurrent_inits_apply_each_migration_once(pg_server, database, manifest):
-    results, errors = [], []
-    barrier = threading.Barrier(2)
+def run_together(pg_server, database: str, count: int, work):
+    """work(client) in `count` threads, each with its own engine, released at once; a worker's error is raised."""
+    engines = [LocalDataApi(pg_server.dsn(database)) for _ in range(count)]
+    barrier = threading.Barrier(count)
 
-    def worker():
-        engine = LocalDataApi(pg_server.dsn(database))
-        try:
-            barrier.wait()
-            results.append(on_event(cfn_event("Create", manifest, database=database), None,
-                                    client=make_client(engine, database), manifest=manifest))  # fmt: skip
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
+    def one(engine):
+        barrier.wait()
+        return work(make_client(engine, database))
+
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            return list(pool.map(one, engines))
+    finally:
+        for engine in engines:
             engine.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+
+def test_concurrent_inits_apply_each_migration_once(pg_server, database, manifest):
+    event = cfn_event("Create", manifest, database=database)
+    results = run_together(
+        pg_server, database, 2, lambda client: on_event(event, None, client=client, manifest=manifest)
+    )
     engine = LocalDataApi(pg_server.dsn(database))
     client = make_client(engine, database)
     assert client.query("SELECT version FROM schema_migrations") == [{"version": 1}]
@@ -254,29 +256,13 @@ def test_runner_waiting_on_the_lock_skips_what_the_other_applied(pg_server, data
     from alex_db.manifest import migrations_of
     from alex_db.migrations import apply, read_applied
 
-    engines = [LocalDataApi(pg_server.dsn(database)) for _ in range(2)]
-    clients = [make_client(e, database) for e in engines]
-    read_applied(clients[0])  # creates the history table
+    engine = LocalDataApi(pg_server.dsn(database))
+    read_applied(make_client(engine, database))  # creates the history table
     pending = migrations_of(manifest)
-    barrier, results, errors = threading.Barrier(2), [], []
-
-    def worker(client):
-        try:
-            barrier.wait()
-            results.extend(apply(client, pending, progress=lambda _line: None))
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    assert sorted(r.skipped for r in results) == [False, True]
-    assert clients[0].query("SELECT version FROM schema_migrations") == [{"version": 1}]
-    for engine in engines:
-        engine.close()
+    runs = run_together(pg_server, database, 2, lambda client: apply(client, pending, progress=lambda _line: None))
+    assert sorted(r.skipped for results in runs for r in results) == [False, True]
+    assert make_client(engine, database).query("SELECT version FROM schema_migrations") == [{"version": 1}]
+    engine.close()
 
 
 def test_history_table_creation_race_is_survived(pg_server):
@@ -286,25 +272,7 @@ def test_history_table_creation_race_is_survived(pg_server):
     from tests.conftest import create_database
 
     for _ in range(5):
-        database = create_database(pg_server)
-        engines = [LocalDataApi(pg_server.dsn(database)) for _ in range(4)]
-        barrier, errors = threading.Barrier(4), []
-
-        def worker(engine, database=database, barrier=barrier, errors=errors):
-            try:
-                barrier.wait()
-                assert read_applied(make_client(engine, database)) == []
-            except Exception as exc:  # surfaced below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=worker, args=(e,)) for e in engines]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        for engine in engines:
-            engine.close()
-        assert errors == []
+        assert run_together(pg_server, create_database(pg_server), 4, read_applied) == [[]] * 4
 
 
 def test_history_table_error_is_raised_when_the_table_is_still_missing(api, database, monkeypatch):
