@@ -12,7 +12,7 @@ CDK_ARGS := -c profile=$(PROFILE)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup local local-down test lint format synth diff deploy destroy bench
+.PHONY: help setup local local-down schema test lint format synth diff deploy destroy bench
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ local: $(VENV)/.installed  ## start a local PostgreSQL in .local/ and migrate + 
 
 local-down: $(VENV)/.installed  ## stop the local PostgreSQL (data stays in .local/)
 	$(PY) -m alex_db local down --dir .local
+
+schema: $(VENV)/.installed  ## apply every migration to a scratch PostgreSQL and rewrite migrations/schema_snapshot.json
+	$(PY) -m alex_db schema --write
 
 lint: setup  ## ruff check + format check
 	$(VENV)/bin/ruff check .

@@ -4,8 +4,7 @@ import sys
 
 import aws_cdk as cdk
 
-from alex_db.manifest import SeedError
-from alex_db.migrations import MigrationError
+from alex_db.errors import MigrationError, SeedError
 from stacks.config import ConfigError
 from stacks.database_stack import build_database_stack
 

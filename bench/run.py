@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "lambda_src")]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+from alex_db.authoring.manifest_builder import build_manifest  # noqa: E402
 from alex_db.client import DataApiClient  # noqa: E402
-from alex_db.embedded import start_server, stop_server  # noqa: E402
-from alex_db.init import initialize  # noqa: E402
-from alex_db.local import LocalDataApi  # noqa: E402
-from alex_db.manifest import build_manifest  # noqa: E402
+from alex_db.deploy.runner import initialize  # noqa: E402
+from alex_db.devtools.embedded import start_server, stop_server  # noqa: E402
+from alex_db.devtools.local_engine import LocalDataApi  # noqa: E402
 
 HOURS_PER_MONTH = 730
 # us-east-1, 2026 (see ../shared/FACTS.md "Prices"); idle = no queries, nothing stored beyond a fresh DB.

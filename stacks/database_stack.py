@@ -13,6 +13,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from stacks import guardrails
 from stacks.access import DataApiConsumerPolicy
 from stacks.config import (
     LOG_RETENTION_DAYS,
@@ -22,7 +23,6 @@ from stacks.config import (
     DatabaseProfile,
     load_profile,
 )
-from stacks.guardrails import acknowledge_findings, register_security_checks
 from stacks.schema_init import SchemaInit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,6 +167,20 @@ class DatabaseStack(Stack):
             copy_tags_to_snapshot=True,
         )
         cluster.node.add_dependency(postgres_logs)
+        guardrails.acknowledge(
+            cluster.node.default_child,
+            "AwsSolutions-RDS6",
+            reason="IAM database authentication guards network connections to PostgreSQL; this cluster has none: "
+            "isolated subnets, a security group with zero ingress rules, and every client uses the RDS Data "
+            "API, which is itself authorised by IAM (rds-data actions on this cluster ARN) plus the secret.",
+        )
+        if not profile.deletion_protection:
+            guardrails.acknowledge(
+                cluster.node.default_child,
+                "AwsSolutions-RDS10",
+                reason="The dev profile must be removable by `cdk destroy` so that nothing billable remains; the "
+                "prod profile enables deletion protection (asserted by tests/infra/test_database_stack.py).",
+            )
         return cluster
 
     def _outputs(self, profile: DatabaseProfile) -> None:
@@ -218,7 +232,7 @@ def build_database_stack(app: Construct) -> DatabaseStack:
     profile = load_profile(context)
     account, region = os.environ.get("CDK_DEFAULT_ACCOUNT"), os.environ.get("CDK_DEFAULT_REGION")
     env = Environment(account=account, region=region) if account and region else None
-    register_security_checks(app)
+    guardrails.register_security_checks(app)
     stack = DatabaseStack(
         app,
         stack_name(profile.name),
@@ -228,5 +242,4 @@ def build_database_stack(app: Construct) -> DatabaseStack:
         env=env,
         description=f"Alex database ({profile.name}): Aurora Serverless v2 PostgreSQL with the RDS Data API",
     )
-    acknowledge_findings(stack)
     return stack

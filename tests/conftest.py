@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from alex_db.client import DataApiClient, RetryPolicy
-from alex_db.embedded import LocalServer, start_server
-from alex_db.local import LocalDataApi
+from alex_db.devtools.embedded import LocalServer, start_server
+from alex_db.devtools.local_engine import LocalDataApi
 
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = ROOT / "migrations"
@@ -85,7 +85,7 @@ def client(api, database, sleeper) -> DataApiClient:
 
 @pytest.fixture(scope="session")
 def manifest() -> dict:
-    from alex_db.manifest import build_manifest
+    from alex_db.authoring.manifest_builder import build_manifest
 
     return build_manifest(MIGRATIONS_DIR, SEED_DIR)
 
@@ -93,7 +93,7 @@ def manifest() -> dict:
 @pytest.fixture(scope="session")
 def initialized_template(pg_server, manifest) -> str:
     """A database initialised once through the real init path; tests clone it (fast) instead."""
-    from alex_db.init import initialize
+    from alex_db.deploy.runner import initialize
 
     name = create_database(pg_server)
     engine = LocalDataApi(pg_server.dsn(name))

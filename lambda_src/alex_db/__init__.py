@@ -1,4 +1,10 @@
-"""alex_db: the Alex agents' database package (Data API client, local engine, schemas, repositories).
+"""alex_db: the Alex agents' database package (Data API client, schemas, repositories).
+
+Layers, dependencies pointing one way (runtime <- deploy <- authoring / devtools):
+  runtime    alex_db.*            client, connection, codec, errors, schemas, repositories, Database
+  deploy     alex_db.deploy       plan, apply, seed, manifest reader, runner (the init Lambda)
+  authoring  alex_db.authoring    migration files (pglast), manifest builder, schema snapshot
+  devtools   alex_db.devtools     LocalDataApi, embedded PostgreSQL, the `alex-db` CLI
 
 Names are imported lazily so that `import alex_db.client` needs only the standard library and
 boto3 (the Lambda runtime), while LocalDataApi (psycopg) and Database (pydantic) load on use.
@@ -11,10 +17,14 @@ from typing import Any
 
 _EXPORTS = {
     "DataApiClient": "alex_db.client",
-    "DataApiError": "alex_db.client",
     "Result": "alex_db.client",
-    "LocalDataApi": "alex_db.local",
-    "Database": "alex_db.models",
+    "Transaction": "alex_db.client",
+    "DataApiError": "alex_db.errors",
+    "DatabaseNotReadyError": "alex_db.errors",
+    "ConfigurationError": "alex_db.errors",
+    "AlexDbError": "alex_db.errors",
+    "LocalDataApi": "alex_db.devtools.local_engine",
+    "Database": "alex_db.database",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -2,6 +2,6 @@
 
 import sys
 
-from alex_db.cli import main
+from alex_db.devtools.cli import main
 
 sys.exit(main())

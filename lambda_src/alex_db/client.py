@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,6 +17,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from alex_db.codec import decode_records, to_parameters
+from alex_db.connection import boto3_rds_data_client, env_settings, stack_outputs
+from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError
 
 log = logging.getLogger("alex_db")
 
@@ -31,8 +32,6 @@ RETRYABLE_CODES = frozenset(
         "ServiceUnavailableError",
     }
 )
-ENV_CLUSTER_ARN, ENV_SECRET_ARN, ENV_DATABASE = "AURORA_CLUSTER_ARN", "AURORA_SECRET_ARN", "AURORA_DATABASE"
-STACK_OUTPUTS = {"resource_arn": "ClusterArn", "secret_arn": "SecretArn", "database": "DatabaseName"}
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # BatchExecuteStatement request limit
 BATCH_CHUNK_BYTES = MAX_REQUEST_BYTES - 256 * 1024  # headroom for the envelope and base64 growth
 # While RDS rotates the master password, a caller may briefly read the previous one from the
@@ -45,28 +44,6 @@ def is_retryable(code: str, message: str, attempt: int) -> bool:
     if code in RETRYABLE_CODES:
         return True
     return ROTATION_MARKER in message and attempt < ROTATION_ATTEMPTS
-
-
-class DataApiError(Exception):
-    """A Data API call failed: carries the AWS error code and the database's message."""
-
-    def __init__(self, code: str, message: str, *, operation: str, sql: str | None = None) -> None:
-        self.code, self.message, self.operation, self.sql = code, message, operation, sql
-        where = f" running: {first_line(sql)}" if sql else ""
-        super().__init__(f"{operation} failed ({code}): {message}{where}")
-
-
-class DatabaseNotReadyError(DataApiError):
-    """The cluster stayed paused/unavailable for the whole retry budget."""
-
-
-class ConfigurationError(ValueError):
-    """Missing or inconsistent ARNs/database for the client."""
-
-
-def first_line(sql: str | None, limit: int = 120) -> str:
-    line = next((ln.strip() for ln in (sql or "").splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @dataclass
@@ -98,16 +75,6 @@ class RetryPolicy:
             delay = min(delay * 2, self.max_delay)
 
 
-def boto3_rds_data_client(region_name: str | None = None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    # Read timeout above the Data API's 45 s statement timeout, so a slow call is never resent
-    # (and run twice) by botocore while the first is still executing.
-    config = Config(read_timeout=65, connect_timeout=10, retries={"mode": "standard", "max_attempts": 3})
-    return boto3.client("rds-data", region_name=region_name, config=config)
-
-
 class DataApiClient:
     """Talks to one database through an rds-data client (boto3's in AWS, LocalDataApi locally)."""
 
@@ -136,20 +103,8 @@ class DataApiClient:
     @classmethod
     def from_env(cls, api: Any | None = None, environ: Mapping[str, str] | None = None, **kwargs: Any) -> DataApiClient:
         """From AURORA_CLUSTER_ARN, AURORA_SECRET_ARN and AURORA_DATABASE (default 'alex')."""
-        env = os.environ if environ is None else environ
-        missing = [name for name in (ENV_CLUSTER_ARN, ENV_SECRET_ARN) if not env.get(name)]
-        if missing:
-            raise ConfigurationError(
-                f"environment variable(s) {', '.join(missing)} not set; set them to the AlexDatabase stack's "
-                f"ClusterArn/SecretArn outputs (or use DataApiClient.from_stack('AlexDatabase-dev'))"
-            )
-        return cls(
-            api if api is not None else boto3_rds_data_client(),
-            resource_arn=env[ENV_CLUSTER_ARN],
-            secret_arn=env[ENV_SECRET_ARN],
-            database=env.get(ENV_DATABASE) or "alex",
-            **kwargs,
-        )
+        settings = env_settings(environ)
+        return cls(api if api is not None else boto3_rds_data_client(), **settings, **kwargs)
 
     @classmethod
     def from_stack(
@@ -165,7 +120,7 @@ class DataApiClient:
     @classmethod
     def for_local(cls, dsn: str, database: str = "alex", **kwargs: Any) -> DataApiClient:
         """A client on a local PostgreSQL through LocalDataApi (needs psycopg: the [local] extra)."""
-        from alex_db.local import LocalDataApi
+        from alex_db.devtools.local_engine import LocalDataApi
 
         return cls(
             LocalDataApi(dsn),
@@ -303,26 +258,3 @@ def _chunks(sql: str, encoded: list[list[dict[str, Any]]]) -> Iterator[list[list
         size += set_size
     if chunk:
         yield chunk
-
-
-def stack_outputs(stack_name: str, *, cloudformation: Any | None = None) -> dict[str, str]:
-    """resource_arn, secret_arn and database from a deployed stack's outputs."""
-    if cloudformation is None:
-        import boto3
-
-        cloudformation = boto3.client("cloudformation")
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        raise ConfigurationError(
-            f"cannot read stack {stack_name!r}: {exc.response['Error'].get('Message', exc)} "
-            "(is it deployed in this account/region, and are AWS credentials set?)"
-        ) from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    missing = [key for key in STACK_OUTPUTS.values() if key not in outputs]
-    if missing:
-        raise ConfigurationError(
-            f"stack {stack_name!r} has no output(s) {', '.join(missing)} (looked for "
-            f"{', '.join(STACK_OUTPUTS.values())}); is it an AlexDatabase stack?"
-        )
-    return {arg: outputs[key] for arg, key in STACK_OUTPUTS.items()}

@@ -58,11 +58,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from alex_db.errors import ParameterError
+
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
-class ParameterError(ValueError):
-    """A Python value that cannot be sent as a Data API parameter (names the parameter)."""
 
 
 def format_timestamp(value: dt.datetime) -> str:

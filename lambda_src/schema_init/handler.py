@@ -1,4 +1,4 @@
-"""CloudFormation custom-resource event (via the Provider framework) -> alex_db.init; nothing else."""
+"""CloudFormation custom-resource event (via the Provider framework) -> alex_db.deploy.runner; nothing else."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alex_db.client import DataApiClient, RetryPolicy, boto3_rds_data_client
-from alex_db.init import initialize_for_request
-from alex_db.manifest import MANIFEST_FILE, load_manifest
+from alex_db.client import DataApiClient, RetryPolicy
+from alex_db.connection import boto3_rds_data_client
+from alex_db.deploy.manifest import MANIFEST_FILE, load_manifest
+from alex_db.deploy.runner import initialize_for_request
 
 log = logging.getLogger("alex_db")
 log.setLevel(logging.INFO)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-from alex_db.migrations import MigrationFileError
+from alex_db.errors import MigrationFileError
 from stacks.access import DATA_API_ACTIONS
+from stacks.init_asset import bundled_files
 from tests.infra.conftest import ROOT, cdk_context, synth_stack
 from tests.infra.test_database_stack import resources
 
@@ -109,10 +110,10 @@ def test_init_asset_holds_runtime_modules_and_manifest(stacks):
     manifest = json.loads((asset / "manifest.json").read_text())
     assert [m["version"] for m in manifest["migrations"]] == [1]
     assert len(manifest["seed"]["instruments"]) == 22
-    assert sorted(p.name for p in (asset / "alex_db").iterdir()) == sorted(
-        ["__init__.py", "client.py", "codec.py", "init.py", "manifest.py", "migrations.py", "seed.py"]
-    )
-    assert not (asset / "alex_db" / "local.py").exists()
+    staged = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
+    assert staged == [str(p) for p in bundled_files()]
+    assert (asset / "alex_db" / "deploy" / "runner.py").exists()
+    assert not (asset / "alex_db" / "devtools").exists()
 
 
 def test_provider_framework_is_used(template_json, profile):

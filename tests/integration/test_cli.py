@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from botocore.stub import Stubber
 
-from alex_db import cli
-from alex_db.local import LocalDataApi
+from alex_db.devtools import cli, targets
+from alex_db.devtools.local_engine import LocalDataApi
 from tests.conftest import CLUSTER_ARN, MIGRATIONS_DIR, ROOT, SECRET_ARN
 
 
@@ -127,19 +127,40 @@ def test_reset_with_test_data_then_verify(local_dir):
     assert [(u[0], u[1], int(u[2])) for u in user] == [("Test User", 25, 100000)]
     verify = alex_db("verify", "--local", "--dir", str(local_dir))
     assert verify.returncode == 0, verify.stdout
-    assert "22/22 checks passed" in verify.stdout
+    assert "schema: 0 difference(s) from the snapshot, 0 warning(s)" in verify.stdout
+    assert "2/2 seed checks passed" in verify.stdout
 
 
-def test_verify_fails_on_a_missing_index(local_dir):
+def test_verify_reports_each_drift_and_reset_repairs_it(local_dir):
     with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
+        conn.execute("ALTER TABLE jobs DROP CONSTRAINT jobs_status_known")
+        conn.execute("ALTER TABLE positions ALTER COLUMN quantity DROP NOT NULL")
+        conn.execute("ALTER TABLE accounts ALTER COLUMN account_purpose TYPE varchar(40)")
+        conn.execute("DROP TRIGGER update_users_updated_at ON users")
         conn.execute("DROP INDEX idx_jobs_status")
-    try:
-        result = alex_db("verify", "--local", "--dir", str(local_dir))
-        assert result.returncode == 1
-        assert "FAIL  index idx_jobs_status" in result.stdout
-    finally:
-        with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
-            conn.execute("CREATE INDEX idx_jobs_status ON jobs (status)")
+        conn.execute("CREATE TABLE foo (id int)")
+    result = alex_db("verify", "--local", "--dir", str(local_dir))
+    assert result.returncode == 1, result.stdout
+    lines = result.stdout.splitlines()
+    for expected in (
+        "  DRIFT  jobs: CHECK jobs_status_known missing",
+        "  DRIFT  positions: column quantity numeric(20,8), expected numeric(20,8) NOT NULL",
+        "  DRIFT  accounts: column account_purpose character varying(40), expected text",
+        "  DRIFT  users: trigger update_users_updated_at missing",
+        "  DRIFT  jobs: index idx_jobs_status missing",
+        "  WARN   extra table foo",
+    ):
+        assert expected in lines, result.stdout
+    assert "schema: 5 difference(s) from the snapshot, 1 warning(s)" in lines
+    status = alex_db("status", "--local", "--dir", str(local_dir))
+    assert "drift: 5 difference(s) from the snapshot (see `alex-db verify`)" in status.stdout
+
+    assert alex_db("reset", "--local", "--dir", str(local_dir), "--yes").returncode == 0
+    with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
+        conn.execute("DROP TABLE foo")  # not ours: reset leaves it, verify only warns about it
+    again = alex_db("verify", "--local", "--dir", str(local_dir))
+    assert again.returncode == 0, again.stdout
+    assert "drift: none" in alex_db("status", "--local", "--dir", str(local_dir)).stdout
 
 
 def test_test_connection(local_dir):
@@ -190,9 +211,9 @@ def stubbed_cloudformation(stack: str, database: str):
 def test_stack_target_reads_outputs_and_uses_the_data_api(pg_server, initialized_database, monkeypatch, capsys):
     engine = LocalDataApi(pg_server.dsn(initialized_database))
     monkeypatch.setattr(
-        cli, "cloudformation_client", lambda: stubbed_cloudformation("AlexDatabase-dev", initialized_database)
+        targets, "cloudformation_client", lambda: stubbed_cloudformation("AlexDatabase-dev", initialized_database)
     )
-    monkeypatch.setattr(cli, "rds_data_client", lambda: engine)
+    monkeypatch.setattr(targets, "rds_data_client", lambda: engine)
     assert cli.main(["status", "--stack", "AlexDatabase-dev", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["target"] == "stack AlexDatabase-dev"
@@ -202,8 +223,8 @@ def test_stack_target_reads_outputs_and_uses_the_data_api(pg_server, initialized
 
 
 def test_reset_refuses_a_prod_stack(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "cloudformation_client", lambda: stubbed_cloudformation("AlexDatabase-prod", "alex"))
-    monkeypatch.setattr(cli, "rds_data_client", lambda: object())
+    monkeypatch.setattr(targets, "cloudformation_client", lambda: stubbed_cloudformation("AlexDatabase-prod", "alex"))
+    monkeypatch.setattr(targets, "rds_data_client", lambda: object())
     assert cli.main(["reset", "--stack", "AlexDatabase-prod", "--yes"]) == 2
     err = capsys.readouterr().err
     assert "refusing to reset stack AlexDatabase-prod: it is a prod database" in err and "--force-prod" in err
@@ -212,7 +233,7 @@ def test_reset_refuses_a_prod_stack(monkeypatch, capsys):
 def test_test_connection_says_a_paused_cluster_is_resuming(pg_server, initialized_database, monkeypatch, capsys):
     engine = LocalDataApi(pg_server.dsn(initialized_database))
     engine.inject_fault("DatabaseResumingException", times=1)
-    monkeypatch.setattr(cli, "rds_data_client", lambda: engine)
+    monkeypatch.setattr(targets, "rds_data_client", lambda: engine)
     monkeypatch.setenv("AURORA_CLUSTER_ARN", CLUSTER_ARN)  # env vars as the fallback target
     monkeypatch.setenv("AURORA_SECRET_ARN", SECRET_ARN)
     monkeypatch.setenv("AURORA_DATABASE", initialized_database)

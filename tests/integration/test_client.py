@@ -11,14 +11,9 @@ import pytest
 from botocore.stub import Stubber
 
 from alex_db import client as client_module
-from alex_db.client import (
-    ConfigurationError,
-    DataApiClient,
-    DataApiError,
-    DatabaseNotReadyError,
-    RetryPolicy,
-    stack_outputs,
-)
+from alex_db.client import DataApiClient, RetryPolicy
+from alex_db.connection import stack_outputs
+from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError
 from tests.conftest import CLUSTER_ARN, SECRET_ARN, make_client
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
-from alex_db.local import LocalDataApi
+from alex_db.devtools.local_engine import LocalDataApi
 from tests.conftest import CLUSTER_ARN, SECRET_ARN
 
 

@@ -132,8 +132,8 @@ def test_updated_at_trigger(db, user, db_client):
 
 
 def test_test_data_is_written_all_or_nothing(db_client, monkeypatch):
-    from alex_db.models import Positions
-    from alex_db.reset import load_test_data, read_test_data
+    from alex_db.devtools.sample_data import load_test_data, read_test_data
+    from alex_db.repositories import Positions
     from tests.conftest import SEED_DIR
 
     data = read_test_data(SEED_DIR / "test_user.json", {"SPY", "QQQ", "BND", "VEA", "GLD"})

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alex_db.local import LocalDataApi
+from alex_db.devtools.local_engine import LocalDataApi
 from tests.conftest import create_database, make_client
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from alex_db.authoring.manifest_builder import build_manifest
 from alex_db.client import DataApiError
-from alex_db.local import LocalDataApi
-from alex_db.manifest import build_manifest
-from alex_db.migrations import ChecksumMismatch, MigrationFailed
+from alex_db.devtools.local_engine import LocalDataApi
+from alex_db.errors import ChecksumMismatch, MigrationFailed
 from schema_init.handler import on_event
 from tests.conftest import CLUSTER_ARN, MIGRATIONS_DIR, SECRET_ARN, SEED_DIR, make_client
 
@@ -253,8 +253,8 @@ def test_database_errors_fail_the_request(init, manifest):
 
 def test_runner_waiting_on_the_lock_skips_what_the_other_applied(pg_server, database, manifest):
     # Both runners planned the same pending migration; the advisory lock makes the second wait and skip.
-    from alex_db.manifest import migrations_of
-    from alex_db.migrations import apply, read_applied
+    from alex_db.deploy.apply import apply, read_applied
+    from alex_db.deploy.manifest import migrations_of
 
     engine = LocalDataApi(pg_server.dsn(database))
     read_applied(make_client(engine, database))  # creates the history table
@@ -268,7 +268,7 @@ def test_runner_waiting_on_the_lock_skips_what_the_other_applied(pg_server, data
 def test_history_table_creation_race_is_survived(pg_server):
     # Several runners on fresh databases, all creating schema_migrations at once (seen failing in CI
     # with 42710 before read_applied checked for the table instead of matching error codes).
-    from alex_db.migrations import read_applied
+    from alex_db.deploy.apply import read_applied
     from tests.conftest import create_database
 
     for _ in range(5):
@@ -276,9 +276,9 @@ def test_history_table_creation_race_is_survived(pg_server):
 
 
 def test_history_table_error_is_raised_when_the_table_is_still_missing(api, database, monkeypatch):
-    from alex_db import migrations
+    from alex_db.deploy import apply
 
     client = make_client(api, database)
-    monkeypatch.setattr(migrations, "CREATE_HISTORY_TABLE", "CREATE TABLE schema_migrations (version nonsense_type)")
+    monkeypatch.setattr(apply, "CREATE_HISTORY_TABLE", "CREATE TABLE schema_migrations (version nonsense_type)")
     with pytest.raises(DataApiError, match='type "nonsense_type" does not exist'):
-        migrations.read_applied(client)
+        apply.read_applied(client)

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from alex_db.client import DataApiClient, boto3_rds_data_client
+from alex_db.client import DataApiClient
+from alex_db.connection import boto3_rds_data_client
 
 CLUSTER = "arn:aws:rds:us-east-1:123456789012:cluster:alex-dev"
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-abc"

@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from alex_db.codec import ParameterError, decode_records, from_field, to_parameter
+from alex_db.codec import decode_records, from_field, to_parameter
+from alex_db.errors import ParameterError
 
 
 @pytest.mark.parametrize(

@@ -6,16 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from alex_db.migrations import (
-    AppliedMigration,
-    ChecksumMismatch,
-    Migration,
-    MigrationFileError,
-    OutOfOrderMigration,
-    discover,
-    plan,
-    split_statements,
-)
+from alex_db.authoring.migration_files import discover, split_statements
+from alex_db.deploy.plan import AppliedMigration, Migration, plan
+from alex_db.errors import ChecksumMismatch, MigrationFileError, OutOfOrderMigration
 from tests.conftest import MIGRATIONS_DIR
 
 

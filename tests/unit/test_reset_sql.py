@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from alex_db.migrations import Migration, discover
-from alex_db.reset import drop_statements
+from alex_db.authoring.migration_files import discover
+from alex_db.deploy.plan import Migration
+from alex_db.devtools.reset import drop_statements
 from tests.conftest import MIGRATIONS_DIR
 
 

@@ -1,11 +1,9 @@
-"""Idempotent seed upserts: all instruments in one BatchExecuteStatement (stdlib + client only)."""
+"""SQL shared by the repositories (agents) and the deploy-time seed: the instrument upsert (stdlib only)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 INSTRUMENT_COLUMNS = (
@@ -30,17 +28,3 @@ def instrument_parameters(row: Mapping[str, Any]) -> dict[str, Any]:
     if params["current_price"] is not None:
         params["current_price"] = Decimal(str(params["current_price"]))
     return params
-
-
-def upsert_instruments(client: Any, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Upsert instruments with one BatchExecuteStatement (chunked only past 4 MiB); returns rows sent."""
-    parameter_sets = [instrument_parameters(row) for row in rows]
-    return client.batch(INSTRUMENT_UPSERT_SQL, parameter_sets) if parameter_sets else 0
-
-
-def read_seed_file(path: str | Path) -> list[dict[str, Any]]:
-    """Raw rows of a seed JSON file (a list of objects); alex_db.manifest validates them."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of instruments, got {type(data).__name__}")
-    return data

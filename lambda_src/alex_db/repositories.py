@@ -19,7 +19,7 @@ from alex_db.schemas import (
     PositionCreate,
     UserCreate,
 )
-from alex_db.seed import INSTRUMENT_UPSERT_SQL, instrument_parameters
+from alex_db.statements import INSTRUMENT_UPSERT_SQL, instrument_parameters
 
 M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
@@ -239,16 +239,3 @@ class Jobs(_Repository):
             """,
             {"id": clerk_user_id, "status": status, "limit": limit},
         )
-
-
-class Database:
-    """All repositories over one DataApiClient: db.users, db.instruments, db.accounts, db.positions, db.jobs."""
-
-    def __init__(self, client: DataApiClient | Transaction) -> None:
-        """`client` may be a `client.transaction()`: then every repository call is part of it."""
-        self.client = client
-        self.users = Users(client)
-        self.instruments = Instruments(client)
-        self.accounts = Accounts(client)
-        self.positions = Positions(client)
-        self.jobs = Jobs(client)

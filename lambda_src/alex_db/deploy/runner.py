@@ -1,4 +1,4 @@
-"""initialize(client, manifest): migrations, then seeds; the one code path for AWS and local."""
+"""The runner: initialize(client, manifest) = pending migrations, then seeds; one code path for AWS and local."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from alex_db.client import DataApiClient
-from alex_db.manifest import migrations_of
-from alex_db.migrations import apply, plan, read_applied
-from alex_db.seed import upsert_instruments
+from alex_db.deploy.apply import apply, read_applied
+from alex_db.deploy.manifest import migrations_of
+from alex_db.deploy.plan import plan
+from alex_db.deploy.seed import upsert_instruments
+from alex_db.errors import ManifestMismatch
 
 
 @dataclass
@@ -63,10 +65,6 @@ def initialize(
         f"{summary.seeded} seed instruments upserted; {summary.instruments} instruments in the database"
     )
     return summary
-
-
-class ManifestMismatch(RuntimeError):
-    """CloudFormation asked for a manifest this code does not bundle, and the database lacks it."""
 
 
 def initialize_for_request(

@@ -1,4 +1,4 @@
-"""Reset support: which objects the migrations created (read with pglast), and the test user's data."""
+"""Sample data for `reset --with-test-data`: the original guide's test user, accounts and positions."""
 
 from __future__ import annotations
 
@@ -8,51 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from alex_db.client import DataApiClient
-from alex_db.migrations import Migration
+from alex_db.errors import SeedError
 
 
-def _quote(*parts: str | None) -> str:
-    return ".".join('"' + p.replace('"', '""') + '"' for p in parts if p)
-
-
-def created_objects(migrations: list[Migration]) -> list[tuple[str, str]]:
-    """(kind, quoted name) of every table, view, sequence, type and function the migrations create."""
-    import pglast
-    from pglast import ast, enums
-
-    found: list[tuple[str, str]] = []
-    for migration in migrations:
-        for statement in migration.statements:
-            for raw in pglast.parse_sql(statement):
-                node = raw.stmt
-                if isinstance(node, ast.CreateStmt):
-                    found.append(("TABLE", _quote(node.relation.schemaname, node.relation.relname)))
-                elif isinstance(node, ast.CreateTableAsStmt):
-                    kind = "MATERIALIZED VIEW" if node.objtype == enums.ObjectType.OBJECT_MATVIEW else "TABLE"
-                    found.append((kind, _quote(node.into.rel.schemaname, node.into.rel.relname)))
-                elif isinstance(node, ast.ViewStmt):
-                    found.append(("VIEW", _quote(node.view.schemaname, node.view.relname)))
-                elif isinstance(node, ast.CreateSeqStmt):
-                    found.append(("SEQUENCE", _quote(node.sequence.schemaname, node.sequence.relname)))
-                elif isinstance(node, (ast.CreateEnumStmt, ast.CompositeTypeStmt)):
-                    names = (
-                        [n.sval for n in node.typeName]
-                        if isinstance(node, ast.CreateEnumStmt)
-                        else [node.typevar.schemaname, node.typevar.relname]
-                    )
-                    found.append(("TYPE", _quote(*names)))
-                elif isinstance(node, ast.CreateFunctionStmt):
-                    found.append(("FUNCTION", _quote(*[n.sval for n in node.funcname])))
-    return list(dict.fromkeys(found))  # CREATE OR REPLACE may repeat a name
-
-
-def drop_statements(migrations: list[Migration]) -> list[str]:
-    """DROP … IF EXISTS … CASCADE for this project's objects, newest first, then the history table."""
-    drops = [f"DROP {kind} IF EXISTS {name} CASCADE" for kind, name in reversed(created_objects(migrations))]
-    return [*drops, "DROP TABLE IF EXISTS schema_migrations"]
-
-
-class TestDataError(ValueError):
+class TestDataError(SeedError):
     """The test-data file does not pass the schemas; nothing was written."""
 
 
@@ -98,7 +57,7 @@ def read_test_data(path: str | Path, seed_symbols: set[str]) -> dict[str, Any]:
 
 def load_test_data(client: DataApiClient, data: dict[str, Any]) -> dict[str, Any]:
     """Write validated test data (from read_test_data) in one transaction; idempotent by name."""
-    from alex_db.models import Database
+    from alex_db.database import Database
 
     with client.transaction() as tx:
         db = Database(tx)

@@ -1,30 +1,31 @@
-"""The init manifest: validated migrations (split statements, checksums) and seed rows, with hashes.
-
-`build_manifest` runs at synth and for the local database (pglast + Pydantic); the Lambda only
-`load_manifest`s the JSON the synth wrote into its asset.
-"""
+"""Build the init manifest at synth (and for `make local`): validated migrations, seed rows and hashes."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from alex_db.migrations import Migration, discover
-from alex_db.seed import read_seed_file
+from alex_db.authoring.migration_files import discover
+from alex_db.deploy.manifest import MANIFEST_FORMAT
+from alex_db.errors import SeedError
 
-MANIFEST_FORMAT = 1
-MANIFEST_FILE = "manifest.json"
 INSTRUMENTS_FILE = "instruments.json"
+SNAPSHOT_FILE = "schema_snapshot.json"
 
 
-class SeedError(ValueError):
-    """A seed row that the schemas reject; the message names file, symbol and field."""
-
-
-def _digest(value: Any) -> str:
+def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def read_seed_file(path: str | Path) -> list[dict[str, Any]]:
+    """Raw rows of a seed JSON file (a list of objects); validate_instruments checks them."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: expected a JSON list of instruments, got {type(data).__name__}")
+    return data
 
 
 def validate_instruments(path: Path) -> list[dict[str, Any]]:
@@ -56,6 +57,12 @@ def validate_instruments(path: Path) -> list[dict[str, Any]]:
     return valid
 
 
+def snapshot_hash(migrations_dir: str | Path) -> str | None:
+    """sha256 of the committed schema snapshot (None before the first `make schema`)."""
+    path = Path(migrations_dir) / SNAPSHOT_FILE
+    return digest(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
+
+
 def build_manifest(migrations_dir: str | Path, seed_dir: str | Path) -> dict[str, Any]:
     """Everything the init function needs, validated; raises MigrationFileError or SeedError."""
     migrations = [m.to_dict() for m in discover(migrations_dir)]
@@ -64,19 +71,10 @@ def build_manifest(migrations_dir: str | Path, seed_dir: str | Path) -> dict[str
         "format": MANIFEST_FORMAT,
         "migrations": migrations,
         "seed": {"instruments": instruments},
-        "migrations_hash": _digest([(m["version"], m["checksum"]) for m in migrations]),
-        "seed_hash": _digest(instruments),
+        "migrations_hash": digest([(m["version"], m["checksum"]) for m in migrations]),
+        "seed_hash": digest(instruments),
+        # The catalog the migrations produce (`make schema`); `alex-db verify` compares against it.
+        "schema_hash": snapshot_hash(migrations_dir),
     }
-    manifest["manifest_hash"] = _digest([MANIFEST_FORMAT, manifest["migrations_hash"], manifest["seed_hash"]])
+    manifest["manifest_hash"] = digest([MANIFEST_FORMAT, manifest["migrations_hash"], manifest["seed_hash"]])
     return manifest
-
-
-def load_manifest(path: str | Path) -> dict[str, Any]:
-    manifest = json.loads(Path(path).read_text(encoding="utf-8"))
-    if manifest.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{path}: manifest format {manifest.get('format')!r}, expected {MANIFEST_FORMAT}")
-    return manifest
-
-
-def migrations_of(manifest: dict[str, Any]) -> list[Migration]:
-    return [Migration.from_dict(m) for m in manifest["migrations"]]

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import base64
 import collections
-import datetime as dt
-import itertools
 import json
-import math
 import secrets
 import threading
 import time
@@ -22,56 +19,36 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-import botocore.session
 import psycopg
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidator
-from pglast.parser import scan
 from psycopg import errors as pg_errors
-from psycopg.adapt import Dumper
 from psycopg.conninfo import make_conninfo
 from psycopg.types.string import TextLoader
 
-from alex_db.codec import format_date, format_time, format_timestamp, parse_timestamp
+from alex_db.devtools.sql_text import count_statements, find_placeholders
+from alex_db.devtools.wire_format import (
+    RDS_DATA_MODEL,
+    JsonDumper,
+    JsonText,
+    Varchar,
+    VarcharDumper,
+    client_error,
+    column_metadata,
+    database_error,
+    format_json,
+    parameter_value,
+    size_of,
+    to_field,
+)
 
 MAX_RESPONSE_BYTES = 1024 * 1024  # Data API: a result set over 1 MiB is refused
 TRANSACTION_IDLE_SECONDS = 180  # Data API: a transaction unused for 3 minutes is rolled back
 STATEMENT_TIMEOUT_MS = 45_000  # Data API: statements are cancelled after 45 s (unless continueAfterTimeout)
-
-# JDBC java.sql.Types codes the Data API reports in columnMetadata.type.
-_JDBC_TYPES = {
-    "bool": -7, "int2": 5, "int4": 4, "int8": -5, "float4": 7, "float8": 8, "numeric": 2,
-    "varchar": 12, "text": 12, "bpchar": 1, "name": 12, "date": 91, "time": 92,
-    "timestamp": 93, "timestamptz": 93, "bytea": -2,
-}  # fmt: skip
-_OTHER_JDBC_TYPE = 1111
 # Errors any AWS endpoint may answer, beyond the ones the rds-data model lists.
 _COMMON_AWS_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "ExpiredTokenException"})
-
-
-class _Varchar(str):
-    """A stringValue without typeHint: AWS binds it as varchar, so uuid/jsonb columns need hints."""
-
-
-class _VarcharDumper(Dumper):
-    oid = psycopg.postgres.types["varchar"].oid
-
-    def dump(self, obj: str) -> bytes:
-        return obj.encode()
-
-
-class _JsonText(str):
-    """A JSON typeHint value: bound as json, exactly as sent."""
-
-
-class _JsonDumper(Dumper):
-    oid = psycopg.postgres.types["json"].oid
-
-    def dump(self, obj: str) -> bytes:
-        return obj.encode()
 
 
 @dataclass
@@ -90,60 +67,10 @@ class _Fault:
     operations: frozenset[str] | None
 
 
-def _client_error(operation: str, code: str, message: str, status: int = 400) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
-        operation,
-    )
-
-
-# -- SQL text --------------------------------------------------------------------------------
-
-_COMMENTS = {"SQL_COMMENT", "C_COMMENT"}
-
-
-def _tokens(sql: str) -> list:
-    try:
-        return list(scan(sql))
-    except Exception as exc:  # the scanner fails only on unterminated strings/comments
-        raise ValueError(str(exc)) from None
-
-
-def count_statements(sql: str) -> int:
-    """Statements in `sql` as PostgreSQL's scanner sees them (a trailing ';' adds none)."""
-    statements, pending = 0, False
-    for token in _tokens(sql):
-        if token.name in _COMMENTS:
-            continue
-        if token.name == "ASCII_59":
-            statements += pending
-            pending = False
-        else:
-            pending = True
-    return statements + pending
-
-
-def find_placeholders(sql: str) -> list[tuple[int, int, str]]:
-    """(start, end, name) of each ``:name`` placeholder outside strings, comments and ``::`` casts."""
-    tokens = _tokens(sql)
-    found = []
-    for colon, name in itertools.pairwise(tokens):
-        if (
-            colon.name == "ASCII_58"
-            and name.start == colon.end + 1
-            and (name.name == "IDENT" or name.kind != "NO_KEYWORD")
-        ):
-            found.append((colon.start, name.end + 1, sql[name.start : name.end + 1]))
-    return found
-
-
-# -- the engine ------------------------------------------------------------------------------
-
-
 class LocalDataApi:
     """Answers rds-data calls from a real PostgreSQL; construct with a libpq DSN."""
 
-    _model = botocore.session.get_session().get_service_model("rds-data")
+    _model = RDS_DATA_MODEL
     _validator = ParamValidator()
 
     def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
@@ -207,14 +134,12 @@ class LocalDataApi:
                 rows = cur.fetchall()
                 columns = [(c.name, self._type_name(conn, c.type_code), c) for c in cur.description]
                 if kwargs.get("formatRecordsAs") == "JSON":
-                    response["formattedRecords"] = _format_json(rows, columns)
+                    response["formattedRecords"] = format_json(rows, columns)
                 else:
-                    response["records"] = [[_to_field(v, t) for v, (_, t, _) in zip(row, columns, strict=True)]
+                    response["records"] = [[to_field(v, t) for v, (_, t, _) in zip(row, columns, strict=True)]
                                            for row in rows]  # fmt: skip
                 if kwargs.get("includeResultMetadata"):
-                    response["columnMetadata"] = [
-                        _column_metadata(name, type_name, c) for name, type_name, c in columns
-                    ]
+                    response["columnMetadata"] = [column_metadata(name, type_name, c) for name, type_name, c in columns]
                 self.rows_sent["ExecuteStatement"] += len(rows)
             self._check_response_size("ExecuteStatement", response)
         return self._ok(response)
@@ -251,7 +176,7 @@ class LocalDataApi:
             with txn.lock:
                 txn.connection.commit()
         except psycopg.Error as exc:
-            raise _database_error("CommitTransaction", exc) from None
+            raise database_error("CommitTransaction", exc) from None
         finally:
             txn.connection.close()
         return self._ok({"transactionStatus": "Transaction Committed"})
@@ -266,7 +191,7 @@ class LocalDataApi:
 
     def execute_sql(self, **kwargs: Any) -> dict[str, Any]:
         self._begin_call("ExecuteSql", kwargs)
-        raise _client_error("ExecuteSql", "BadRequestException", "ExecuteSql is not supported; use ExecuteStatement")
+        raise client_error("ExecuteSql", "BadRequestException", "ExecuteSql is not supported; use ExecuteStatement")
 
     # -- plumbing
 
@@ -282,7 +207,7 @@ class LocalDataApi:
                 if fault.remaining > 0 and (fault.operations is None or operation in fault.operations):
                     fault.remaining -= 1
                     self._faults = [f for f in self._faults if f.remaining > 0]
-                    raise _client_error(operation, fault.code, fault.message)
+                    raise client_error(operation, fault.code, fault.message)
 
     @staticmethod
     def _ok(response: dict[str, Any]) -> dict[str, Any]:
@@ -294,11 +219,11 @@ class LocalDataApi:
         try:
             statements = count_statements(sql)
         except ValueError as exc:
-            raise _client_error(operation, "DatabaseErrorException", f"ERROR: {exc}") from None
+            raise client_error(operation, "DatabaseErrorException", f"ERROR: {exc}") from None
         if statements > 1:
-            raise _client_error(operation, "ValidationException", "Multistatements aren't supported.")
+            raise client_error(operation, "ValidationException", "Multistatements aren't supported.")
         if statements == 0:
-            raise _client_error(operation, "BadRequestException", "SQL statement is empty")
+            raise client_error(operation, "BadRequestException", "SQL statement is empty")
 
     def _bind(self, operation: str, sql: str, parameters: list[dict[str, Any]]) -> tuple[str, list[Any]]:
         """Turn ``:name`` placeholders into psycopg ``%s`` and parameters into typed Python values."""
@@ -306,12 +231,12 @@ class LocalDataApi:
         for parameter in parameters:
             name = parameter.get("name")
             if not name:
-                raise _client_error(operation, "BadRequestException", "Parameter name is required")
-            by_name[name] = _parameter_value(operation, parameter)
+                raise client_error(operation, "BadRequestException", "Parameter name is required")
+            by_name[name] = parameter_value(operation, parameter)
         parts, values, position = [], [], 0
         for start, end, name in find_placeholders(sql):
             if name not in by_name:
-                raise _client_error(operation, "BadRequestException", f"No value specified for parameter: {name}")
+                raise client_error(operation, "BadRequestException", f"No value specified for parameter: {name}")
             parts.append(sql[position:start].replace("%", "%%"))
             parts.append("%s")
             values.append(by_name[name])
@@ -325,9 +250,9 @@ class LocalDataApi:
                 cur.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS if timeout else 0}")
             cur.execute(query, values or None)
         except pg_errors.QueryCanceled:
-            raise _client_error(operation, "StatementTimeoutException", "Request timed out", status=400) from None
+            raise client_error(operation, "StatementTimeoutException", "Request timed out", status=400) from None
         except psycopg.Error as exc:
-            raise _database_error(operation, exc) from None
+            raise database_error(operation, exc) from None
 
     @staticmethod
     def _rows_updated(cur: psycopg.Cursor) -> int:
@@ -342,7 +267,7 @@ class LocalDataApi:
         if transaction_id:
             txn = self._transaction(operation, transaction_id)
             if not txn.lock.acquire(blocking=False):
-                raise _client_error(operation, "BadRequestException", "Transaction is still running a query")
+                raise client_error(operation, "BadRequestException", "Transaction is still running a query")
             try:
                 yield txn.connection
             finally:
@@ -369,12 +294,12 @@ class LocalDataApi:
             conn = psycopg.connect(make_conninfo(self.dsn, dbname=database), autocommit=autocommit)
         except psycopg.OperationalError as exc:
             if "does not exist" in str(exc):
-                raise _client_error(
+                raise client_error(
                     operation, "DatabaseNotFoundException", f"Database {database} does not exist"
                 ) from None
-            raise _client_error(operation, "DatabaseUnavailableException", str(exc).strip()) from None
-        conn.adapters.register_dumper(_Varchar, _VarcharDumper)
-        conn.adapters.register_dumper(_JsonText, _JsonDumper)
+            raise client_error(operation, "DatabaseUnavailableException", str(exc).strip()) from None
+        conn.adapters.register_dumper(Varchar, VarcharDumper)
+        conn.adapters.register_dumper(JsonText, JsonDumper)
         for type_name in ("json", "jsonb", "interval", "money", "inet", "cidr", "macaddr", "xml"):
             conn.adapters.register_loader(type_name, TextLoader)  # keep PostgreSQL's own text
         with conn.cursor() as cur:
@@ -396,13 +321,13 @@ class LocalDataApi:
         with self._lock:
             txn = self._transactions.get(transaction_id)
         if txn is None:
-            raise _client_error(operation, "TransactionNotFoundException", f"Transaction {transaction_id} is not found")
+            raise client_error(operation, "TransactionNotFoundException", f"Transaction {transaction_id} is not found")
         return txn
 
     def _end_transaction(self, operation: str, transaction_id: str) -> _Transaction:
         txn = self._transaction(operation, transaction_id)
         if not txn.lock.acquire(blocking=False):
-            raise _client_error(operation, "BadRequestException", "Transaction is still running a query")
+            raise client_error(operation, "BadRequestException", "Transaction is still running a query")
         txn.lock.release()
         with self._lock:
             self._transactions.pop(transaction_id, None)
@@ -417,163 +342,8 @@ class LocalDataApi:
             txn.connection.close()  # closing without commit rolls back, as the Data API does
 
     def _check_response_size(self, operation: str, response: dict[str, Any]) -> None:
-        size = len(json.dumps(response.get("records") or response.get("formattedRecords") or [], default=_size_of))
+        size = len(json.dumps(response.get("records") or response.get("formattedRecords") or [], default=size_of))
         if size > MAX_RESPONSE_BYTES:
-            raise _client_error(
+            raise client_error(
                 operation, "BadRequestException", "Database returned more than the allowed response size limit"
             )
-
-
-def _size_of(value: Any) -> str:
-    return base64.b64encode(value).decode() if isinstance(value, bytes) else str(value)
-
-
-def _database_error(operation: str, exc: psycopg.Error) -> ClientError:
-    diag = exc.diag
-    message = f"ERROR: {diag.message_primary or str(exc).strip()}"
-    if diag.message_detail:
-        message += f"\n  Detail: {diag.message_detail}"
-    if diag.statement_position:
-        message += f"\n  Position: {diag.statement_position}"
-    if diag.sqlstate:
-        message += f"; SQLState: {diag.sqlstate}"
-    return _client_error(operation, "DatabaseErrorException", message)
-
-
-def _parameter_value(operation: str, parameter: dict[str, Any]) -> Any:
-    """The Python value psycopg binds for one SqlParameter, typed as the Data API would type it."""
-    name, value, hint = parameter["name"], parameter.get("value", {}), parameter.get("typeHint")
-    if not value or value.get("isNull"):
-        return None
-    if "arrayValue" in value:
-        raise _client_error(operation, "BadRequestException", f"Array parameters are not supported: {name}")
-    ((kind, raw),) = value.items()
-    if hint is not None and hint not in _TYPE_HINTS:  # botocore does not check enums; the service does
-        raise _client_error(
-            operation, "ValidationException", f"typeHint {hint!r} of {name} is not one of {sorted(_TYPE_HINTS)}"
-        )
-    if hint and kind != "stringValue":
-        raise _client_error(operation, "BadRequestException", f"typeHint {hint} needs a stringValue: {name}")
-    try:
-        if kind == "stringValue":
-            return _hinted(raw, hint)
-    except ValueError as exc:
-        raise _client_error(
-            operation, "BadRequestException", f"Parameter {name}: {raw!r} is not a valid {hint}: {exc}"
-        ) from None
-    return bytes(raw) if kind == "blobValue" else raw
-
-
-_TYPE_HINTS = frozenset(LocalDataApi._model.shape_for("SqlParameter").members["typeHint"].enum)
-
-
-def _hinted(raw: str, hint: str | None) -> Any:
-    if hint is None:
-        return _Varchar(raw)
-    if hint == "DECIMAL":
-        number = Decimal(raw)
-        if not number.is_finite():
-            raise ValueError("not a finite number")
-        return number
-    if hint == "UUID":
-        return uuid.UUID(raw)
-    if hint == "JSON":
-        json.loads(raw)
-        return _JsonText(raw)
-    if hint == "DATE":
-        return dt.date.fromisoformat(raw) if len(raw) == 10 else _bad_format("YYYY-MM-DD")
-    if hint == "TIMESTAMP":
-        if len(raw) < 19 or raw[10] != " ":
-            _bad_format("YYYY-MM-DD HH:MM:SS[.FFF]")
-        return parse_timestamp(raw)
-    if hint == "TIME":
-        return dt.time.fromisoformat(raw)
-    raise ValueError(f"unknown typeHint {hint}")
-
-
-def _bad_format(expected: str) -> Any:
-    raise ValueError(f"expected {expected}")
-
-
-def _to_field(value: Any, type_name: str) -> dict[str, Any]:
-    """One Data API result field for a value psycopg loaded from a column of `type_name`."""
-    if value is None:
-        return {"isNull": True}
-    if isinstance(value, list):
-        return {"arrayValue": _to_array(value)}
-    return {_scalar_kind(value): _scalar(value)}
-
-
-def _scalar_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "booleanValue"
-    if isinstance(value, int):
-        return "longValue"
-    if isinstance(value, float):
-        return "doubleValue" if math.isfinite(value) else "stringValue"
-    if isinstance(value, (bytes, memoryview)):
-        return "blobValue"
-    return "stringValue"
-
-
-def _scalar(value: Any) -> Any:
-    if isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {math.inf: "Infinity", -math.inf: "-Infinity"}.get(value, "NaN")
-    if isinstance(value, (bytes, memoryview)):
-        return bytes(value)
-    if isinstance(value, Decimal):
-        return format(value, "f") if value.is_finite() else str(value)
-    if isinstance(value, dt.datetime):
-        return format_timestamp(value)
-    if isinstance(value, dt.date):
-        return format_date(value)
-    if isinstance(value, dt.time):
-        return format_time(value)
-    return str(value)
-
-
-def _to_array(values: list[Any]) -> dict[str, Any]:
-    if any(isinstance(v, list) for v in values):
-        return {"arrayValues": [_to_array(v or []) for v in values]}
-    kinds = {_scalar_kind(v) for v in values if v is not None}
-    kind = kinds.pop() if len(kinds) == 1 else "stringValue"
-    return {f"{kind}s": [None if v is None else _scalar(v) for v in values]}
-
-
-def _column_metadata(name: str, type_name: str, column: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "label": name,
-        "typeName": type_name,
-        "type": _JDBC_TYPES.get(type_name, 2003 if type_name.startswith("_") else _OTHER_JDBC_TYPE),
-        "precision": column.precision or column.internal_size or 0,
-        "scale": column.scale or 0,
-        "nullable": 2,  # columnNullableUnknown: PostgreSQL does not report it for results
-        "isSigned": type_name in ("int2", "int4", "int8", "float4", "float8", "numeric"),
-        "isAutoIncrement": False,
-        "isCurrency": type_name == "money",
-        "isCaseSensitive": type_name in ("text", "varchar", "bpchar", "name"),
-        "schemaName": "",
-        "tableName": "",
-        "arrayBaseColumnType": 0,
-    }
-
-
-def _format_json(rows: list[tuple], columns: list[tuple[str, str, Any]]) -> str:
-    def plain(value: Any, type_name: str) -> Any:
-        if value is None or isinstance(value, (bool, int, str)):
-            return json.loads(value) if type_name in ("json", "jsonb") and isinstance(value, str) else value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else _scalar(value)
-        if isinstance(value, list):
-            return [plain(v, type_name[1:]) for v in value]
-        if isinstance(value, (bytes, memoryview)):
-            return base64.b64encode(bytes(value)).decode()
-        return _scalar(value)
-
-    return json.dumps(
-        [{name: plain(v, t) for v, (name, t, _) in zip(row, columns, strict=True)} for row in rows],
-        separators=(",", ":"),
-    )

@@ -1,0 +1,260 @@
+"""DataApiClient: query/execute/batch/transaction over an rds-data client, with resume retries.
+
+Needs only the standard library and boto3 (the Lambda runtime), so the init Lambda can import it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from alex_db.codec import decode_records, to_parameters
+from alex_db.connection import boto3_rds_data_client, env_settings, stack_outputs
+from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError
+
+log = logging.getLogger("alex_db")
+
+# Errors that mean "not yet", never "no": the statement did not run, so retrying is safe.
+RETRYABLE_CODES = frozenset(
+    {
+        "DatabaseResumingException",  # auto-paused cluster waking up (~15-30 s)
+        "DatabaseUnavailableException",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "ServiceUnavailableError",
+    }
+)
+MAX_REQUEST_BYTES = 4 * 1024 * 1024  # BatchExecuteStatement request limit
+BATCH_CHUNK_BYTES = MAX_REQUEST_BYTES - 256 * 1024  # headroom for the envelope and base64 growth
+# While RDS rotates the master password, a caller may briefly read the previous one from the
+# secret: a failed login is retried a few times, never indefinitely (a wrong secret stays wrong).
+ROTATION_MARKER = "password authentication failed"
+ROTATION_ATTEMPTS = 3
+
+
+def is_retryable(code: str, message: str, attempt: int) -> bool:
+    if code in RETRYABLE_CODES:
+        return True
+    return ROTATION_MARKER in message and attempt < ROTATION_ATTEMPTS
+
+
+@dataclass
+class Result:
+    """Rows (dicts keyed by column name, decoded by column type) and the number of rows changed."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rowcount: int = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+@dataclass
+class RetryPolicy:
+    """Capped exponential backoff inside a total time budget (FACTS: resume takes 15-30 s)."""
+
+    budget_seconds: float = 60.0
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial_delay
+        while True:
+            yield delay
+            delay = min(delay * 2, self.max_delay)
+
+
+class DataApiClient:
+    """Talks to one database through an rds-data client (boto3's in AWS, LocalDataApi locally)."""
+
+    def __init__(
+        self,
+        api: Any,
+        *,
+        resource_arn: str,
+        secret_arn: str,
+        database: str,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        missing = [
+            n for n, v in (("resource_arn", resource_arn), ("secret_arn", secret_arn), ("database", database)) if not v
+        ]
+        if missing:
+            raise ConfigurationError(f"DataApiClient needs {', '.join(missing)}")
+        self.api, self.resource_arn, self.secret_arn, self.database = api, resource_arn, secret_arn, database
+        self.retry = retry or RetryPolicy()
+        self._sleep, self._clock = sleep, clock
+
+    # -- construction
+
+    @classmethod
+    def from_env(cls, api: Any | None = None, environ: Mapping[str, str] | None = None, **kwargs: Any) -> DataApiClient:
+        """From AURORA_CLUSTER_ARN, AURORA_SECRET_ARN and AURORA_DATABASE (default 'alex')."""
+        settings = env_settings(environ)
+        return cls(api if api is not None else boto3_rds_data_client(), **settings, **kwargs)
+
+    @classmethod
+    def from_stack(
+        cls, stack_name: str, *, cloudformation: Any | None = None, api: Any | None = None, **kwargs: Any
+    ) -> DataApiClient:
+        """From the ClusterArn/SecretArn/DatabaseName outputs of a deployed AlexDatabase stack."""
+        return cls(
+            api if api is not None else boto3_rds_data_client(),
+            **stack_outputs(stack_name, cloudformation=cloudformation),
+            **kwargs,
+        )
+
+    @classmethod
+    def for_local(cls, dsn: str, database: str = "alex", **kwargs: Any) -> DataApiClient:
+        """A client on a local PostgreSQL through LocalDataApi (needs psycopg: the [local] extra)."""
+        from alex_db.devtools.local_engine import LocalDataApi
+
+        return cls(
+            LocalDataApi(dsn),
+            resource_arn="arn:aws:rds:local:000000000000:cluster:alex-local",
+            secret_arn="arn:aws:secretsmanager:local:000000000000:secret:alex-local",
+            database=database,
+            **kwargs,
+        )
+
+    # -- statements
+
+    def execute(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, transaction_id: str | None = None
+    ) -> Result:
+        request: dict[str, Any] = {"sql": sql, "includeResultMetadata": True}
+        if params:
+            request["parameters"] = to_parameters(params)
+        if transaction_id:
+            request["transactionId"] = transaction_id
+        response = self._call("execute_statement", **request)
+        rows = decode_records(response.get("records") or [], response.get("columnMetadata") or [])
+        return Result(rows=rows, rowcount=response.get("numberOfRecordsUpdated", 0))
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        return self.execute(sql, params, **kwargs).rows
+
+    def query_one(self, sql: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> dict[str, Any] | None:
+        rows = self.execute(sql, params, **kwargs).rows
+        if len(rows) > 1:
+            raise DataApiError(
+                "TooManyRows", f"expected at most one row, got {len(rows)}", operation="query_one", sql=sql
+            )
+        return rows[0] if rows else None
+
+    def batch(self, sql: str, param_sets: Sequence[Mapping[str, Any]], *, transaction_id: str | None = None) -> int:
+        """Run `sql` once per parameter set with BatchExecuteStatement, in as few calls as the 4 MiB limit allows."""
+        encoded = [to_parameters(p) for p in param_sets]
+        ran = 0
+        for chunk in _chunks(sql, encoded):
+            request: dict[str, Any] = {"sql": sql, "parameterSets": chunk}
+            if transaction_id:
+                request["transactionId"] = transaction_id
+            response = self._call("batch_execute_statement", **request)
+            ran += len(response.get("updateResults", chunk))
+        return ran
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Commit when the block succeeds; roll back on any exception (and re-raise it)."""
+        transaction_id = self._call("begin_transaction")["transactionId"]
+        tx = Transaction(self, transaction_id)
+        try:
+            yield tx
+        except BaseException:
+            try:
+                self._call("rollback_transaction", transactionId=transaction_id)
+            except DataApiError as rollback_error:
+                # The original error matters more; the Data API discards the transaction anyway.
+                log.warning("rollback of transaction failed: %s", rollback_error)
+            raise
+        self._call("commit_transaction", transactionId=transaction_id)
+
+    # -- the one place that talks to the API
+
+    def _call(self, method: str, **request: Any) -> dict[str, Any]:
+        sql = request.get("sql")
+        request = {"resourceArn": self.resource_arn, "secretArn": self.secret_arn, **request}
+        if method != "commit_transaction" and method != "rollback_transaction":
+            request["database"] = self.database
+        operation = "".join(p.title() for p in method.split("_"))
+        started = self._clock()
+        delays = self.retry.delays()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return getattr(self.api, method)(**request)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "Unknown")
+                message = exc.response.get("Error", {}).get("Message", str(exc))
+                if not is_retryable(code, message, attempt):
+                    raise DataApiError(code, message, operation=operation, sql=sql) from exc
+                elapsed = self._clock() - started
+                delay = next(delays)
+                if elapsed + delay > self.retry.budget_seconds:
+                    raise DatabaseNotReadyError(
+                        code,
+                        f"{message} (still failing after {attempt} attempts in {elapsed:.1f} s; "
+                        f"retry budget {self.retry.budget_seconds:.0f} s)",
+                        operation=operation,
+                        sql=sql,
+                    ) from exc
+                log.warning(
+                    "%s: %s; retrying in %.1f s (attempt %d, %.1f of %.0f s budget)",
+                    operation, code, delay, attempt, elapsed, self.retry.budget_seconds,
+                )  # fmt: skip
+                self._sleep(delay)
+
+
+class Transaction:
+    """Statements bound to one Data API transaction id; one call at a time, as the Data API requires."""
+
+    def __init__(self, client: DataApiClient, transaction_id: str) -> None:
+        self.client, self.id = client, transaction_id
+        self._lock = threading.Lock()
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
+        with self._lock:
+            return self.client.execute(sql, params, transaction_id=self.id)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.execute(sql, params).rows
+
+    def query_one(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        with self._lock:
+            return self.client.query_one(sql, params, transaction_id=self.id)
+
+    def batch(self, sql: str, param_sets: Sequence[Mapping[str, Any]]) -> int:
+        with self._lock:
+            return self.client.batch(sql, param_sets, transaction_id=self.id)
+
+
+def _chunks(sql: str, encoded: list[list[dict[str, Any]]]) -> Iterator[list[list[dict[str, Any]]]]:
+    budget = BATCH_CHUNK_BYTES - len(sql.encode())
+    chunk: list[list[dict[str, Any]]] = []
+    size = 0
+    for index, parameter_set in enumerate(encoded):
+        set_size = len(json.dumps(parameter_set, default=lambda b: "x" * (len(b) * 4 // 3 + 4)).encode())
+        if set_size > budget:
+            raise ValueError(f"parameter set {index} alone is {set_size} bytes; the Data API accepts 4 MiB per request")
+        if chunk and size + set_size > budget:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(parameter_set)
+        size += set_size
+    if chunk:
+        yield chunk

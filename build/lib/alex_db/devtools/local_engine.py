@@ -1,0 +1,349 @@
+"""LocalDataApi: an rds-data-shaped engine over psycopg and a real PostgreSQL.
+
+Same method names, keyword arguments and response dicts as ``boto3.client("rds-data")``. Every
+request is checked against botocore's own rds-data model, and what AWS refuses is refused here
+with AWS's error codes (several statements per call, array parameters, unknown transaction ids,
+a second call on a busy transaction). Results are encoded as the Data API documents them.
+Counters per operation and injectable faults serve the benchmarks and the retry tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from botocore.exceptions import ParamValidationError
+from botocore.validate import ParamValidator
+from psycopg import errors as pg_errors
+from psycopg.conninfo import make_conninfo
+from psycopg.types.string import TextLoader
+
+from alex_db.devtools.sql_text import count_statements, find_placeholders
+from alex_db.devtools.wire_format import (
+    RDS_DATA_MODEL,
+    JsonDumper,
+    JsonText,
+    Varchar,
+    VarcharDumper,
+    client_error,
+    column_metadata,
+    database_error,
+    format_json,
+    parameter_value,
+    size_of,
+    to_field,
+)
+
+MAX_RESPONSE_BYTES = 1024 * 1024  # Data API: a result set over 1 MiB is refused
+TRANSACTION_IDLE_SECONDS = 180  # Data API: a transaction unused for 3 minutes is rolled back
+STATEMENT_TIMEOUT_MS = 45_000  # Data API: statements are cancelled after 45 s (unless continueAfterTimeout)
+# Errors any AWS endpoint may answer, beyond the ones the rds-data model lists.
+_COMMON_AWS_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "ExpiredTokenException"})
+
+
+@dataclass
+class _Transaction:
+    connection: psycopg.Connection
+    database: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_used: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Fault:
+    code: str
+    message: str
+    remaining: int
+    operations: frozenset[str] | None
+
+
+class LocalDataApi:
+    """Answers rds-data calls from a real PostgreSQL; construct with a libpq DSN."""
+
+    _model = RDS_DATA_MODEL
+    _validator = ParamValidator()
+
+    def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
+        self.dsn = dsn
+        self.default_database = psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "postgres"
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.rows_sent: collections.Counter[str] = collections.Counter()
+        self._pool_size = pool_size
+        self._pools: dict[str, list[psycopg.Connection]] = collections.defaultdict(list)
+        self._transactions: dict[str, _Transaction] = {}
+        self._faults: list[_Fault] = []
+        self._type_names: dict[tuple[str, int], str] = {}
+        self._lock = threading.Lock()
+
+    # -- test and benchmark hooks
+
+    def inject_fault(
+        self,
+        code: str = "DatabaseResumingException",
+        *,
+        times: int = 1,
+        operations: tuple[str, ...] | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Make the next `times` calls (of `operations`, default any) fail with error `code`."""
+        if code not in {s.name for s in self._model.error_shapes} | _COMMON_AWS_ERRORS:
+            raise ValueError(f"{code} is not an rds-data error code")
+        default = {
+            "DatabaseResumingException": "The Aurora DB instance db-XXXX is resuming after being auto-paused. "
+            "Please wait a few seconds and try again.",
+        }.get(code, f"injected {code}")
+        with self._lock:
+            self._faults.append(_Fault(code, message or default, times, frozenset(operations) if operations else None))
+
+    def reset_counts(self) -> None:
+        self.calls.clear()
+        self.rows_sent.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            for txn in self._transactions.values():
+                txn.connection.close()
+            self._transactions.clear()
+            for pool in self._pools.values():
+                for conn in pool:
+                    conn.close()
+            self._pools.clear()
+
+    # -- rds-data operations
+
+    def execute_statement(self, **kwargs: Any) -> dict[str, Any]:
+        self._begin_call("ExecuteStatement", kwargs)
+        sql = kwargs["sql"]
+        self._check_single_statement("ExecuteStatement", sql)
+        query, values = self._bind("ExecuteStatement", sql, kwargs.get("parameters", []))
+        timeout = not kwargs.get("continueAfterTimeout", False)
+        with self._connection("ExecuteStatement", kwargs) as conn, conn.cursor() as cur:
+            self._run(cur, "ExecuteStatement", query, values, timeout)
+            response: dict[str, Any] = {"numberOfRecordsUpdated": self._rows_updated(cur), "generatedFields": []}
+            if cur.description is not None:
+                rows = cur.fetchall()
+                columns = [(c.name, self._type_name(conn, c.type_code), c) for c in cur.description]
+                if kwargs.get("formatRecordsAs") == "JSON":
+                    response["formattedRecords"] = format_json(rows, columns)
+                else:
+                    response["records"] = [[to_field(v, t) for v, (_, t, _) in zip(row, columns, strict=True)]
+                                           for row in rows]  # fmt: skip
+                if kwargs.get("includeResultMetadata"):
+                    response["columnMetadata"] = [column_metadata(name, type_name, c) for name, type_name, c in columns]
+                self.rows_sent["ExecuteStatement"] += len(rows)
+            self._check_response_size("ExecuteStatement", response)
+        return self._ok(response)
+
+    def batch_execute_statement(self, **kwargs: Any) -> dict[str, Any]:
+        self._begin_call("BatchExecuteStatement", kwargs)
+        sql = kwargs["sql"]
+        self._check_single_statement("BatchExecuteStatement", sql)
+        parameter_sets = kwargs.get("parameterSets") or [[]]
+        bound = [self._bind("BatchExecuteStatement", sql, params) for params in parameter_sets]
+        # One set failing fails the call and applies none of the sets (outside a transaction too).
+        with (
+            self._connection("BatchExecuteStatement", kwargs) as conn,
+            conn.transaction() if conn.autocommit else nullcontext(),
+            conn.cursor() as cur,
+        ):
+            for query, values in bound:
+                self._run(cur, "BatchExecuteStatement", query, values, True)
+        return self._ok({"updateResults": [{"generatedFields": []} for _ in kwargs.get("parameterSets") or []]})
+
+    def begin_transaction(self, **kwargs: Any) -> dict[str, Any]:
+        self._begin_call("BeginTransaction", kwargs)
+        database = kwargs.get("database") or self.default_database
+        conn = self._connect("BeginTransaction", database, autocommit=False)
+        transaction_id = base64.b64encode(secrets.token_bytes(96)).decode()
+        with self._lock:
+            self._transactions[transaction_id] = _Transaction(conn, database)
+        return self._ok({"transactionId": transaction_id})
+
+    def commit_transaction(self, **kwargs: Any) -> dict[str, Any]:
+        self._begin_call("CommitTransaction", kwargs)
+        txn = self._end_transaction("CommitTransaction", kwargs["transactionId"])
+        try:
+            with txn.lock:
+                txn.connection.commit()
+        except psycopg.Error as exc:
+            raise database_error("CommitTransaction", exc) from None
+        finally:
+            txn.connection.close()
+        return self._ok({"transactionStatus": "Transaction Committed"})
+
+    def rollback_transaction(self, **kwargs: Any) -> dict[str, Any]:
+        self._begin_call("RollbackTransaction", kwargs)
+        txn = self._end_transaction("RollbackTransaction", kwargs["transactionId"])
+        with txn.lock:
+            txn.connection.rollback()
+            txn.connection.close()
+        return self._ok({"transactionStatus": "Rollback Complete"})
+
+    def execute_sql(self, **kwargs: Any) -> dict[str, Any]:
+        self._begin_call("ExecuteSql", kwargs)
+        raise client_error("ExecuteSql", "BadRequestException", "ExecuteSql is not supported; use ExecuteStatement")
+
+    # -- plumbing
+
+    def _begin_call(self, operation: str, kwargs: dict[str, Any]) -> None:
+        """Validate like botocore does client-side, count the call, then play any injected fault."""
+        report = self._validator.validate(kwargs, self._model.operation_model(operation).input_shape)
+        if report.has_errors():
+            raise ParamValidationError(report=report.generate_report())
+        self.calls[operation] += 1
+        self._expire_idle_transactions()
+        with self._lock:
+            for fault in self._faults:
+                if fault.remaining > 0 and (fault.operations is None or operation in fault.operations):
+                    fault.remaining -= 1
+                    self._faults = [f for f in self._faults if f.remaining > 0]
+                    raise client_error(operation, fault.code, fault.message)
+
+    @staticmethod
+    def _ok(response: dict[str, Any]) -> dict[str, Any]:
+        response["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())}
+        return response
+
+    @staticmethod
+    def _check_single_statement(operation: str, sql: str) -> None:
+        try:
+            statements = count_statements(sql)
+        except ValueError as exc:
+            raise client_error(operation, "DatabaseErrorException", f"ERROR: {exc}") from None
+        if statements > 1:
+            raise client_error(operation, "ValidationException", "Multistatements aren't supported.")
+        if statements == 0:
+            raise client_error(operation, "BadRequestException", "SQL statement is empty")
+
+    def _bind(self, operation: str, sql: str, parameters: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+        """Turn ``:name`` placeholders into psycopg ``%s`` and parameters into typed Python values."""
+        by_name: dict[str, Any] = {}
+        for parameter in parameters:
+            name = parameter.get("name")
+            if not name:
+                raise client_error(operation, "BadRequestException", "Parameter name is required")
+            by_name[name] = parameter_value(operation, parameter)
+        parts, values, position = [], [], 0
+        for start, end, name in find_placeholders(sql):
+            if name not in by_name:
+                raise client_error(operation, "BadRequestException", f"No value specified for parameter: {name}")
+            parts.append(sql[position:start].replace("%", "%%"))
+            parts.append("%s")
+            values.append(by_name[name])
+            position = end
+        parts.append(sql[position:].replace("%", "%%"))
+        return "".join(parts), values
+
+    def _run(self, cur: psycopg.Cursor, operation: str, query: str, values: list[Any], timeout: bool) -> None:
+        try:
+            if cur.connection.autocommit:
+                cur.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS if timeout else 0}")
+            cur.execute(query, values or None)
+        except pg_errors.QueryCanceled:
+            raise client_error(operation, "StatementTimeoutException", "Request timed out", status=400) from None
+        except psycopg.Error as exc:
+            raise database_error(operation, exc) from None
+
+    @staticmethod
+    def _rows_updated(cur: psycopg.Cursor) -> int:
+        status = (cur.statusmessage or "").split()
+        if not status or status[0] not in ("INSERT", "UPDATE", "DELETE", "MERGE"):
+            return 0
+        return max(cur.rowcount, 0)
+
+    @contextmanager
+    def _connection(self, operation: str, kwargs: dict[str, Any]) -> Iterator[psycopg.Connection]:
+        transaction_id = kwargs.get("transactionId")
+        if transaction_id:
+            txn = self._transaction(operation, transaction_id)
+            if not txn.lock.acquire(blocking=False):
+                raise client_error(operation, "BadRequestException", "Transaction is still running a query")
+            try:
+                yield txn.connection
+            finally:
+                txn.last_used = time.monotonic()
+                txn.lock.release()
+            return
+        database = kwargs.get("database") or self.default_database
+        with self._lock:
+            pool = self._pools[database]
+            conn = pool.pop() if pool else None
+        if conn is None or conn.closed:
+            conn = self._connect(operation, database, autocommit=True)
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                if len(self._pools[database]) < self._pool_size and not conn.closed:
+                    self._pools[database].append(conn)
+                else:
+                    conn.close()
+
+    def _connect(self, operation: str, database: str, *, autocommit: bool) -> psycopg.Connection:
+        try:
+            conn = psycopg.connect(make_conninfo(self.dsn, dbname=database), autocommit=autocommit)
+        except psycopg.OperationalError as exc:
+            if "does not exist" in str(exc):
+                raise client_error(
+                    operation, "DatabaseNotFoundException", f"Database {database} does not exist"
+                ) from None
+            raise client_error(operation, "DatabaseUnavailableException", str(exc).strip()) from None
+        conn.adapters.register_dumper(Varchar, VarcharDumper)
+        conn.adapters.register_dumper(JsonText, JsonDumper)
+        for type_name in ("json", "jsonb", "interval", "money", "inet", "cidr", "macaddr", "xml"):
+            conn.adapters.register_loader(type_name, TextLoader)  # keep PostgreSQL's own text
+        with conn.cursor() as cur:
+            cur.execute("SET TimeZone = 'UTC'")  # timestamptz values leave in UTC, as the Data API's do
+            cur.execute("SET DateStyle = 'ISO, YMD'")
+            if not autocommit:
+                cur.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+        return conn
+
+    def _type_name(self, conn: psycopg.Connection, oid: int) -> str:
+        # Built-in OIDs are the same everywhere; types created by migrations differ per database.
+        key = (conn.info.dbname, oid)
+        if key not in self._type_names:
+            rows = conn.execute("SELECT oid::int, typname FROM pg_type").fetchall()
+            self._type_names.update({(conn.info.dbname, o): name for o, name in rows})
+        return self._type_names.get(key, "unknown")
+
+    def _transaction(self, operation: str, transaction_id: str) -> _Transaction:
+        with self._lock:
+            txn = self._transactions.get(transaction_id)
+        if txn is None:
+            raise client_error(operation, "TransactionNotFoundException", f"Transaction {transaction_id} is not found")
+        return txn
+
+    def _end_transaction(self, operation: str, transaction_id: str) -> _Transaction:
+        txn = self._transaction(operation, transaction_id)
+        if not txn.lock.acquire(blocking=False):
+            raise client_error(operation, "BadRequestException", "Transaction is still running a query")
+        txn.lock.release()
+        with self._lock:
+            self._transactions.pop(transaction_id, None)
+        return txn
+
+    def _expire_idle_transactions(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            idle = [tid for tid, t in self._transactions.items() if now - t.last_used > TRANSACTION_IDLE_SECONDS]
+            expired = [self._transactions.pop(tid) for tid in idle]
+        for txn in expired:
+            txn.connection.close()  # closing without commit rolls back, as the Data API does
+
+    def _check_response_size(self, operation: str, response: dict[str, Any]) -> None:
+        size = len(json.dumps(response.get("records") or response.get("formattedRecords") or [], default=size_of))
+        if size > MAX_RESPONSE_BYTES:
+            raise client_error(
+                operation, "BadRequestException", "Database returned more than the allowed response size limit"
+            )

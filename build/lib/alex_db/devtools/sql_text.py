@@ -1,0 +1,46 @@
+"""SQL text as the Data API sees it: statement count and `:name` placeholders, via PostgreSQL's own scanner."""
+
+from __future__ import annotations
+
+import itertools
+
+from pglast.parser import scan
+
+# -- SQL text --------------------------------------------------------------------------------
+
+COMMENTS = {"SQL_COMMENT", "C_COMMENT"}
+
+
+def scan_tokens(sql: str) -> list:
+    try:
+        return list(scan(sql))
+    except Exception as exc:  # the scanner fails only on unterminated strings/comments
+        raise ValueError(str(exc)) from None
+
+
+def count_statements(sql: str) -> int:
+    """Statements in `sql` as PostgreSQL's scanner sees them (a trailing ';' adds none)."""
+    statements, pending = 0, False
+    for token in scan_tokens(sql):
+        if token.name in COMMENTS:
+            continue
+        if token.name == "ASCII_59":
+            statements += pending
+            pending = False
+        else:
+            pending = True
+    return statements + pending
+
+
+def find_placeholders(sql: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each ``:name`` placeholder outside strings, comments and ``::`` casts."""
+    tokens = scan_tokens(sql)
+    found = []
+    for colon, name in itertools.pairwise(tokens):
+        if (
+            colon.name == "ASCII_58"
+            and name.start == colon.end + 1
+            and (name.name == "IDENT" or name.kind != "NO_KEYWORD")
+        ):
+            found.append((colon.start, name.end + 1, sql[name.start : name.end + 1]))
+    return found

@@ -1,0 +1,214 @@
+"""The Data API's wire format: SqlParameters -> values psycopg binds, PostgreSQL values -> result fields.
+
+Pure translation for LocalDataApi, following the Data API reference: typeHint formats, how each
+column type comes back (records, formattedRecords, columnMetadata) and AWS's error shapes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import botocore.session
+import psycopg
+from botocore.exceptions import ClientError
+from psycopg.adapt import Dumper
+
+from alex_db.codec import format_date, format_time, format_timestamp, parse_timestamp
+
+RDS_DATA_MODEL = botocore.session.get_session().get_service_model("rds-data")
+TYPE_HINTS = frozenset(RDS_DATA_MODEL.shape_for("SqlParameter").members["typeHint"].enum)
+
+# JDBC java.sql.Types codes the Data API reports in columnMetadata.type.
+_JDBC_TYPES = {
+    "bool": -7, "int2": 5, "int4": 4, "int8": -5, "float4": 7, "float8": 8, "numeric": 2,
+    "varchar": 12, "text": 12, "bpchar": 1, "name": 12, "date": 91, "time": 92,
+    "timestamp": 93, "timestamptz": 93, "bytea": -2,
+}  # fmt: skip
+_OTHER_JDBC_TYPE = 1111
+
+
+class Varchar(str):
+    """A stringValue without typeHint: AWS binds it as varchar, so uuid/jsonb columns need hints."""
+
+
+class VarcharDumper(Dumper):
+    oid = psycopg.postgres.types["varchar"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return obj.encode()
+
+
+class JsonText(str):
+    """A JSON typeHint value: bound as json, exactly as sent."""
+
+
+class JsonDumper(Dumper):
+    oid = psycopg.postgres.types["json"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return obj.encode()
+
+
+def client_error(operation: str, code: str, message: str, status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        operation,
+    )
+
+
+def size_of(value: Any) -> str:
+    return base64.b64encode(value).decode() if isinstance(value, bytes) else str(value)
+
+
+def database_error(operation: str, exc: psycopg.Error) -> ClientError:
+    diag = exc.diag
+    message = f"ERROR: {diag.message_primary or str(exc).strip()}"
+    if diag.message_detail:
+        message += f"\n  Detail: {diag.message_detail}"
+    if diag.statement_position:
+        message += f"\n  Position: {diag.statement_position}"
+    if diag.sqlstate:
+        message += f"; SQLState: {diag.sqlstate}"
+    return client_error(operation, "DatabaseErrorException", message)
+
+
+def parameter_value(operation: str, parameter: dict[str, Any]) -> Any:
+    """The Python value psycopg binds for one SqlParameter, typed as the Data API would type it."""
+    name, value, hint = parameter["name"], parameter.get("value", {}), parameter.get("typeHint")
+    if not value or value.get("isNull"):
+        return None
+    if "arrayValue" in value:
+        raise client_error(operation, "BadRequestException", f"Array parameters are not supported: {name}")
+    ((kind, raw),) = value.items()
+    if hint is not None and hint not in TYPE_HINTS:  # botocore does not check enums; the service does
+        raise client_error(
+            operation, "ValidationException", f"typeHint {hint!r} of {name} is not one of {sorted(TYPE_HINTS)}"
+        )
+    if hint and kind != "stringValue":
+        raise client_error(operation, "BadRequestException", f"typeHint {hint} needs a stringValue: {name}")
+    try:
+        if kind == "stringValue":
+            return _hinted(raw, hint)
+    except ValueError as exc:
+        raise client_error(
+            operation, "BadRequestException", f"Parameter {name}: {raw!r} is not a valid {hint}: {exc}"
+        ) from None
+    return bytes(raw) if kind == "blobValue" else raw
+
+
+def _hinted(raw: str, hint: str | None) -> Any:
+    if hint is None:
+        return Varchar(raw)
+    if hint == "DECIMAL":
+        number = Decimal(raw)
+        if not number.is_finite():
+            raise ValueError("not a finite number")
+        return number
+    if hint == "UUID":
+        return uuid.UUID(raw)
+    if hint == "JSON":
+        json.loads(raw)
+        return JsonText(raw)
+    if hint == "DATE":
+        return dt.date.fromisoformat(raw) if len(raw) == 10 else _bad_format("YYYY-MM-DD")
+    if hint == "TIMESTAMP":
+        if len(raw) < 19 or raw[10] != " ":
+            _bad_format("YYYY-MM-DD HH:MM:SS[.FFF]")
+        return parse_timestamp(raw)
+    if hint == "TIME":
+        return dt.time.fromisoformat(raw)
+    raise ValueError(f"unknown typeHint {hint}")
+
+
+def _bad_format(expected: str) -> Any:
+    raise ValueError(f"expected {expected}")
+
+
+def to_field(value: Any, type_name: str) -> dict[str, Any]:
+    """One Data API result field for a value psycopg loaded from a column of `type_name`."""
+    if value is None:
+        return {"isNull": True}
+    if isinstance(value, list):
+        return {"arrayValue": _to_array(value)}
+    return {_scalar_kind(value): _scalar(value)}
+
+
+def _scalar_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "booleanValue"
+    if isinstance(value, int):
+        return "longValue"
+    if isinstance(value, float):
+        return "doubleValue" if math.isfinite(value) else "stringValue"
+    if isinstance(value, (bytes, memoryview)):
+        return "blobValue"
+    return "stringValue"
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {math.inf: "Infinity", -math.inf: "-Infinity"}.get(value, "NaN")
+    if isinstance(value, (bytes, memoryview)):
+        return bytes(value)
+    if isinstance(value, Decimal):
+        return format(value, "f") if value.is_finite() else str(value)
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value)
+    if isinstance(value, dt.date):
+        return format_date(value)
+    if isinstance(value, dt.time):
+        return format_time(value)
+    return str(value)
+
+
+def _to_array(values: list[Any]) -> dict[str, Any]:
+    if any(isinstance(v, list) for v in values):
+        return {"arrayValues": [_to_array(v or []) for v in values]}
+    kinds = {_scalar_kind(v) for v in values if v is not None}
+    kind = kinds.pop() if len(kinds) == 1 else "stringValue"
+    return {f"{kind}s": [None if v is None else _scalar(v) for v in values]}
+
+
+def column_metadata(name: str, type_name: str, column: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": name,
+        "typeName": type_name,
+        "type": _JDBC_TYPES.get(type_name, 2003 if type_name.startswith("_") else _OTHER_JDBC_TYPE),
+        "precision": column.precision or column.internal_size or 0,
+        "scale": column.scale or 0,
+        "nullable": 2,  # columnNullableUnknown: PostgreSQL does not report it for results
+        "isSigned": type_name in ("int2", "int4", "int8", "float4", "float8", "numeric"),
+        "isAutoIncrement": False,
+        "isCurrency": type_name == "money",
+        "isCaseSensitive": type_name in ("text", "varchar", "bpchar", "name"),
+        "schemaName": "",
+        "tableName": "",
+        "arrayBaseColumnType": 0,
+    }
+
+
+def format_json(rows: list[tuple], columns: list[tuple[str, str, Any]]) -> str:
+    def plain(value: Any, type_name: str) -> Any:
+        if value is None or isinstance(value, (bool, int, str)):
+            return json.loads(value) if type_name in ("json", "jsonb") and isinstance(value, str) else value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else _scalar(value)
+        if isinstance(value, list):
+            return [plain(v, type_name[1:]) for v in value]
+        if isinstance(value, (bytes, memoryview)):
+            return base64.b64encode(bytes(value)).decode()
+        return _scalar(value)
+
+    return json.dumps(
+        [{name: plain(v, t) for v, (name, t, _) in zip(row, columns, strict=True)} for row in rows],
+        separators=(",", ":"),
+    )

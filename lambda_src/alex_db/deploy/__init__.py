@@ -1,0 +1,1 @@
+"""Deploy layer (the init Lambda): plan, apply and seed from a manifest; standard library + boto3 only."""

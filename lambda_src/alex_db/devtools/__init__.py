@@ -1,0 +1,1 @@
+"""Developer tools (the `[local]` extra): LocalDataApi on a real PostgreSQL, the embedded server, the CLI."""

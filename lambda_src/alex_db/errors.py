@@ -1,0 +1,98 @@
+"""Every exception alex_db raises, in one place (standard library only).
+
+    AlexDbError
+    ├── ConfigurationError        missing/inconsistent ARNs, database name, environment
+    ├── ParameterError            a Python value the Data API cannot carry (names the parameter)
+    ├── DataApiError              a Data API call failed: AWS error code + the database's message
+    │   └── DatabaseNotReadyError the cluster stayed paused/unavailable for the whole retry budget
+    ├── MigrationError            migrations: what, where (file:line, version) and what to do
+    │   ├── MigrationFileError    misnamed, duplicated, missing, not UTF-8 or not valid SQL
+    │   ├── ChecksumMismatch      an applied migration's file was edited afterwards
+    │   ├── OutOfOrderMigration   a pending migration is older than the newest applied one
+    │   ├── MigrationFailed       a statement failed; the migration was rolled back whole
+    │   └── ManifestMismatch      CloudFormation asked for a manifest this code does not bundle
+    └── SeedError                 seed or sample data the schemas reject (names file, row, field)
+
+ConfigurationError and ParameterError are also ValueErrors, so callers that caught ValueError
+before keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def first_line(sql: str | None, limit: int = 120) -> str:
+    """The first non-blank line of a statement, shortened for error messages."""
+    line = next((ln.strip() for ln in (sql or "").splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class AlexDbError(Exception):
+    """Base of every alex_db error."""
+
+
+class ConfigurationError(AlexDbError, ValueError):
+    """Missing or inconsistent ARNs/database for the client."""
+
+
+class ParameterError(AlexDbError, ValueError):
+    """A Python value that cannot be sent as a Data API parameter (names the parameter)."""
+
+
+class DataApiError(AlexDbError):
+    """A Data API call failed: carries the AWS error code and the database's message."""
+
+    def __init__(self, code: str, message: str, *, operation: str, sql: str | None = None) -> None:
+        self.code, self.message, self.operation, self.sql = code, message, operation, sql
+        where = f" running: {first_line(sql)}" if sql else ""
+        super().__init__(f"{operation} failed ({code}): {message}{where}")
+
+
+class DatabaseNotReadyError(DataApiError):
+    """The cluster stayed paused/unavailable for the whole retry budget."""
+
+
+class MigrationError(AlexDbError):
+    """Base of every migration problem; the message says what, where and what to do."""
+
+
+class MigrationFileError(MigrationError):
+    """A migration file is misnamed, duplicated, missing from the sequence or not valid SQL."""
+
+
+class ChecksumMismatch(MigrationError):
+    """An applied migration's file was edited afterwards (Flyway's validate error)."""
+
+    def __init__(self, version: int, filename: str, applied: str, current: str) -> None:
+        self.version = version
+        super().__init__(
+            f"migration {version:04d} ({filename}) was applied with checksum {applied[:12]}… but the file now "
+            f"has {current[:12]}…: applied migrations must never be edited; restore the file and put the "
+            f"change in a new migration"
+        )
+
+
+class OutOfOrderMigration(MigrationError):
+    """A pending migration is older than one already applied."""
+
+
+class MigrationFailed(MigrationError):
+    """A statement failed; the migration's transaction was rolled back, nothing of it remains."""
+
+    def __init__(self, migration: Any, index: int, cause: DataApiError) -> None:
+        self.version, self.statement_number, self.cause = migration.version, index + 1, cause
+        line = migration.lines[index] if index < len(migration.lines) else 0
+        super().__init__(
+            f"migration {migration.version:04d} ({migration.filename}) failed at statement "
+            f"{index + 1}/{len(migration.statements)} (line {line}: {first_line(migration.statements[index])}): "
+            f"{cause.message}. The migration was rolled back; nothing of it was applied."
+        )
+
+
+class ManifestMismatch(MigrationError):
+    """CloudFormation asked for a manifest this code does not bundle, and the database lacks it."""
+
+
+class SeedError(AlexDbError, ValueError):
+    """Seed or sample data that the schemas reject; the message names file, row and field."""
