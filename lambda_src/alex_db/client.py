@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,10 +18,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from alex_db.codec import decode_records, to_parameters
-from alex_db.connection import boto3_rds_data_client, env_settings, stack_outputs
+from alex_db.connection import (
+    ENV_CLUSTER_ARN,
+    ENV_DATABASE,
+    ENV_SECRET_ARN,
+    boto3_rds_data_client,
+    env_settings,
+    stack_outputs,
+)
 from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError
+from alex_db.table_writes import TableWrites
 
 log = logging.getLogger("alex_db")
+# A mapping of Python values, or Data API SqlParameter dicts passed through as given.
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 # Errors that mean "not yet", never "no": the statement did not run, so retrying is safe.
 RETRYABLE_CODES = frozenset(
@@ -75,7 +86,7 @@ class RetryPolicy:
             delay = min(delay * 2, self.max_delay)
 
 
-class DataApiClient:
+class DataApiClient(TableWrites):
     """Talks to one database through an rds-data client (boto3's in AWS, LocalDataApi locally)."""
 
     def __init__(
@@ -97,6 +108,7 @@ class DataApiClient:
         self.api, self.resource_arn, self.secret_arn, self.database = api, resource_arn, secret_arn, database
         self.retry = retry or RetryPolicy()
         self._sleep, self._clock = sleep, clock
+        self._column_cache: dict[str, dict[str, str]] = {}
 
     # -- construction
 
@@ -105,6 +117,25 @@ class DataApiClient:
         """From AURORA_CLUSTER_ARN, AURORA_SECRET_ARN and AURORA_DATABASE (default 'alex')."""
         settings = env_settings(environ)
         return cls(api if api is not None else boto3_rds_data_client(), **settings, **kwargs)
+
+    @classmethod
+    def connect(
+        cls,
+        cluster_arn: str | None = None,
+        secret_arn: str | None = None,
+        database: str | None = None,
+        region: str | None = None,
+        *,
+        api: Any | None = None,
+        environ: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> DataApiClient:
+        """Explicit values first, then AURORA_CLUSTER_ARN/AURORA_SECRET_ARN/AURORA_DATABASE and the region variables."""
+        env = dict(os.environ if environ is None else environ)
+        given = {ENV_CLUSTER_ARN: cluster_arn, ENV_SECRET_ARN: secret_arn, ENV_DATABASE: database}
+        env.update({name: value for name, value in given.items() if value})
+        settings = env_settings(env)
+        return cls(api if api is not None else boto3_rds_data_client(region), **settings, **kwargs)
 
     @classmethod
     def from_stack(
@@ -132,9 +163,7 @@ class DataApiClient:
 
     # -- statements
 
-    def execute(
-        self, sql: str, params: Mapping[str, Any] | None = None, *, transaction_id: str | None = None
-    ) -> Result:
+    def execute(self, sql: str, params: Params = None, *, transaction_id: str | None = None) -> Result:
         request: dict[str, Any] = {"sql": sql, "includeResultMetadata": True}
         if params:
             request["parameters"] = to_parameters(params)
@@ -144,10 +173,10 @@ class DataApiClient:
         rows = decode_records(response.get("records") or [], response.get("columnMetadata") or [])
         return Result(rows=rows, rowcount=response.get("numberOfRecordsUpdated", 0))
 
-    def query(self, sql: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params = None, **kwargs: Any) -> list[dict[str, Any]]:
         return self.execute(sql, params, **kwargs).rows
 
-    def query_one(self, sql: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> dict[str, Any] | None:
+    def query_one(self, sql: str, params: Params = None, **kwargs: Any) -> dict[str, Any] | None:
         rows = self.execute(sql, params, **kwargs).rows
         if len(rows) > 1:
             raise DataApiError(
@@ -220,21 +249,22 @@ class DataApiClient:
                 self._sleep(delay)
 
 
-class Transaction:
+class Transaction(TableWrites):
     """Statements bound to one Data API transaction id; one call at a time, as the Data API requires."""
 
     def __init__(self, client: DataApiClient, transaction_id: str) -> None:
         self.client, self.id = client, transaction_id
         self._lock = threading.Lock()
+        self._column_cache = client._column_cache
 
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
+    def execute(self, sql: str, params: Params = None) -> Result:
         with self._lock:
             return self.client.execute(sql, params, transaction_id=self.id)
 
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Params = None) -> list[dict[str, Any]]:
         return self.execute(sql, params).rows
 
-    def query_one(self, sql: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    def query_one(self, sql: str, params: Params = None) -> dict[str, Any] | None:
         with self._lock:
             return self.client.query_one(sql, params, transaction_id=self.id)
 

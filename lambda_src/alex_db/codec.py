@@ -54,13 +54,17 @@ import datetime as dt
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from alex_db.errors import ParameterError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class Json(str):
+    """JSON text you already serialised: sent as is with typeHint JSON (the database validates it)."""
 
 
 def format_timestamp(value: dt.datetime) -> str:
@@ -88,8 +92,18 @@ def to_parameter(name: str, value: Any) -> dict[str, Any]:
     return parameter
 
 
-def to_parameters(values: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    return [to_parameter(name, value) for name, value in (values or {}).items()]
+def to_parameters(values: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Parameters from a mapping of Python values, or Data API SqlParameters passed through as given."""
+    if values is None:
+        return []
+    if isinstance(values, Mapping):
+        return [to_parameter(name, value) for name, value in values.items()]
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ParameterError(f"parameters must be a mapping or a list of SqlParameters, got {type(values).__name__}")
+    for index, parameter in enumerate(values):
+        if not isinstance(parameter, Mapping) or "name" not in parameter or "value" not in parameter:
+            raise ParameterError(f"parameters[{index}] is not a SqlParameter ({{'name': …, 'value': {{…}}}})")
+    return [dict(parameter) for parameter in values]
 
 
 def _encode(name: str, value: Any) -> tuple[dict[str, Any], str | None]:
@@ -105,6 +119,8 @@ def _encode(name: str, value: Any) -> tuple[dict[str, Any], str | None]:
         if not math.isfinite(value):
             raise ParameterError(f"parameter :{name}: {value} is not finite; NaN/infinity are rejected")
         return {"doubleValue": value}, None
+    if isinstance(value, Json):
+        return {"stringValue": str(value)}, "JSON"
     if isinstance(value, str):
         return {"stringValue": value}, None
     if isinstance(value, Decimal):

@@ -3,6 +3,7 @@
     AlexDbError
     ├── ConfigurationError        missing/inconsistent ARNs, database name, environment
     ├── ParameterError            a Python value the Data API cannot carry (names the parameter)
+    ├── UnknownColumnError        a generic insert/update names a table or column that does not exist
     ├── DataApiError              a Data API call failed: AWS error code + the database's message
     │   └── DatabaseNotReadyError the cluster stayed paused/unavailable for the whole retry budget
     ├── MigrationError            migrations: what, where (file:line, version) and what to do
@@ -13,8 +14,8 @@
     │   └── ManifestMismatch      CloudFormation asked for a manifest this code does not bundle
     └── SeedError                 seed or sample data the schemas reject (names file, row, field)
 
-ConfigurationError and ParameterError are also ValueErrors, so callers that caught ValueError
-before keep working.
+ConfigurationError, ParameterError, UnknownColumnError and SeedError are also ValueErrors, so callers
+that caught ValueError before keep working.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class ConfigurationError(AlexDbError, ValueError):
 
 class ParameterError(AlexDbError, ValueError):
     """A Python value that cannot be sent as a Data API parameter (names the parameter)."""
+
+
+class UnknownColumnError(AlexDbError, ValueError):
+    """A generic insert/update/delete names a table or column the catalog does not have."""
 
 
 class DataApiError(AlexDbError):

@@ -1,14 +1,19 @@
-"""Repositories the agents use: users, instruments, accounts, positions, jobs (validated by schemas)."""
+"""Repositories the agents use: users, instruments, accounts, positions, jobs (validated by the schemas).
+
+Call shapes are the Alex course's (positional order, defaults, `find_by_id`/`find_all`/`create`/
+`update`/`delete` per table) plus our model forms (`create_account(AccountCreate(...))`). Keys are each
+table's real primary key; ids come back as `str`, row values stay typed (Decimal, UUID, datetime).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from alex_db.client import DataApiClient, Transaction
 from alex_db.schemas import (
     AccountCreate,
     InstrumentCreate,
@@ -21,64 +26,129 @@ from alex_db.schemas import (
 )
 from alex_db.statements import INSTRUMENT_UPSERT_SQL, instrument_parameters
 
-M = TypeVar("M", bound=BaseModel)
 Row = dict[str, Any]
 
 
-def validated(model: type[M], data: M | dict[str, Any] | None = None, **fields: Any) -> M:
-    if isinstance(data, model):
-        return data
-    return model.model_validate({**(data or {}), **fields})
+def as_fields(value: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a caller set: a model's (only those explicitly set) or a mapping's."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    return dict(value)
 
 
-class _Repository:
-    def __init__(self, client: DataApiClient | Transaction) -> None:
+def model_form(first: Any) -> bool:
+    """True when a create_* call passes a model or dict first (our form) instead of the course's values."""
+    return isinstance(first, (BaseModel, Mapping))
+
+
+class Table:
+    """Generic per-table access keyed by the table's real primary key, validated by its schema."""
+
+    table: ClassVar[str]
+    key: ClassVar[str] = "id"
+    schema: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(self, client: Any) -> None:
         self.client = client
+        self.db = client  # the course's repositories call their client `db` (`db.users.db.insert(...)`)
+
+    def _key(self, value: Any) -> Any:
+        return uuid.UUID(str(value)) if self.key == "id" else value
+
+    def find_by_id(self, key: Any) -> Row | None:
+        return self.client.query_one(f"SELECT * FROM {self.table} WHERE {self.key} = :key", {"key": self._key(key)})
+
+    def find_all(self, limit: int | None = 100, offset: int = 0) -> list[Row]:
+        return self.client.query(
+            f"SELECT * FROM {self.table} ORDER BY {self.key} LIMIT :limit OFFSET :offset",
+            {"limit": limit, "offset": offset},
+        )
+
+    def validate(self, data: Mapping[str, Any], *, current: Row | None = None) -> dict[str, Any]:
+        """`data` checked by the table's schema (merged over `current` for updates); unknown columns fail later."""
+        if self.schema is None:
+            return dict(data)
+        known = self.schema.model_fields
+        base = {k: v for k, v in (current or {}).items() if k in known and v is not None}
+        model = self.schema.model_validate({**base, **{k: v for k, v in data.items() if k in known}})
+        dumped = model.model_dump()
+        return {k: (dumped[k] if k in known else v) for k, v in data.items()}
+
+    def create(self, data: BaseModel | Mapping[str, Any], returning: str | None = None) -> Any:
+        """INSERT a row (validated); returns the `returning` column, the primary key by default."""
+        return self.client.insert(self.table, self.validate(as_fields(data)), returning=returning or self.key)
+
+    def update(self, key: Any, data: BaseModel | Mapping[str, Any]) -> int:
+        """UPDATE the row with this primary key; the result must still pass the schema. Rows changed."""
+        fields = as_fields(data)
+        current = self.find_by_id(key) if self.schema is not None else None
+        if current is None and self.schema is not None:
+            return 0
+        return self.client.update(self.table, self.validate(fields, current=current), f"{self.key} = :key",
+                                  {"key": self._key(key)})  # fmt: skip
+
+    def delete(self, key: Any) -> int:
+        return self.client.delete(self.table, f"{self.key} = :key", {"key": self._key(key)})
 
 
-class Users(_Repository):
+class Users(Table):
+    table, key, schema = "users", "clerk_user_id", UserCreate
+
     def find_by_clerk_id(self, clerk_user_id: str) -> Row | None:
-        return self.client.query_one("SELECT * FROM users WHERE clerk_user_id = :id", {"id": clerk_user_id})
+        return self.find_by_id(clerk_user_id)
 
-    def create_user(self, user: UserCreate | dict[str, Any] | None = None, **fields: Any) -> str:
-        """Insert the user, or update the profile if the Clerk id exists (sign-up is retried by clients)."""
-        user = validated(UserCreate, user, **fields)
-        row = self.client.query_one(
-            """
+    def create_user(
+        self,
+        clerk_user_id: str | UserCreate | Mapping[str, Any],
+        display_name: str | None = None,
+        years_until_retirement: int | None = None,
+        target_retirement_income: Decimal | None = None,
+        **fields: Any,
+    ) -> str:
+        """Insert the user; a repeated sign-up updates only the fields this call gives (never resets targets)."""
+        if model_form(clerk_user_id):
+            given = {**as_fields(clerk_user_id), **fields}
+        else:
+            given = {"clerk_user_id": clerk_user_id, "display_name": display_name,
+                     "years_until_retirement": years_until_retirement,
+                     "target_retirement_income": target_retirement_income, **fields}  # fmt: skip
+            given = {k: v for k, v in given.items() if v is not None or k in fields}
+        user = UserCreate.model_validate(given)
+        values = user.model_dump()
+        changed = [c for c in sorted(given) if c != "clerk_user_id"]
+        on_conflict = "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in changed) if changed else "DO NOTHING"
+        self.client.execute(
+            f"""
             INSERT INTO users (clerk_user_id, display_name, years_until_retirement, target_retirement_income,
                                asset_class_targets, region_targets)
             VALUES (:clerk_user_id, :display_name, :years_until_retirement, :target_retirement_income,
                     :asset_class_targets, :region_targets)
-            ON CONFLICT (clerk_user_id) DO UPDATE SET
-                display_name = EXCLUDED.display_name,
-                years_until_retirement = EXCLUDED.years_until_retirement,
-                target_retirement_income = EXCLUDED.target_retirement_income,
-                asset_class_targets = EXCLUDED.asset_class_targets,
-                region_targets = EXCLUDED.region_targets
-            RETURNING clerk_user_id
+            ON CONFLICT (clerk_user_id) {on_conflict}
             """,
-            user.model_dump(),
+            values,
         )
-        assert row is not None
-        return row["clerk_user_id"]
+        return user.clerk_user_id
 
 
-class Instruments(_Repository):
-    def find_all(self) -> list[Row]:
-        return self.client.query("SELECT * FROM instruments ORDER BY symbol")
+class Instruments(Table):
+    table, key, schema = "instruments", "symbol", InstrumentCreate
+
+    def find_all(self, limit: int | None = None, offset: int = 0) -> list[Row]:
+        """Every instrument (no limit by default: the course's autocomplete lists them all)."""
+        return super().find_all(limit, offset)
 
     def find_by_symbol(self, symbol: str) -> Row | None:
-        return self.client.query_one("SELECT * FROM instruments WHERE symbol = :symbol", {"symbol": symbol})
+        return self.find_by_id(symbol)
 
     def find_by_type(self, instrument_type: InstrumentType) -> list[Row]:
         return self.client.query(
             "SELECT * FROM instruments WHERE instrument_type = :type ORDER BY symbol", {"type": instrument_type}
         )
 
-    def search(self, text: str, limit: int = 10) -> list[Row]:
-        """Symbol or name containing `text` literally (case-insensitive); exact symbol matches first."""
+    def search(self, query: str, limit: int = 20) -> list[Row]:
+        """Symbol or name containing `query` literally (case-insensitive); exact symbol matches first."""
         # LIKE wildcards in the user's text are matched literally, not as patterns.
-        literal = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        literal = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return self.client.query(
             """
             SELECT * FROM instruments
@@ -86,40 +156,46 @@ class Instruments(_Repository):
             ORDER BY (upper(symbol) = upper(:text)) DESC, symbol
             LIMIT :limit
             """,
-            {"literal": literal, "text": text, "limit": limit},
+            {"literal": literal, "text": query, "limit": limit},
         )
 
-    def create_instrument(self, instrument: InstrumentCreate | dict[str, Any] | None = None, **fields: Any) -> str:
-        """Validated upsert on symbol."""
-        instrument = validated(InstrumentCreate, instrument, **fields)
-        self.client.execute(INSTRUMENT_UPSERT_SQL, instrument_parameters(instrument.model_dump()))
-        return instrument.symbol
+    def create_instrument(self, instrument: InstrumentCreate | Mapping[str, Any] | None = None, **fields: Any) -> str:
+        """Validated upsert on symbol; returns the symbol."""
+        model = InstrumentCreate.model_validate({**as_fields(instrument or {}), **fields})
+        self.client.execute(INSTRUMENT_UPSERT_SQL, instrument_parameters(model.model_dump()))
+        return model.symbol
 
 
-class Accounts(_Repository):
+class Accounts(Table):
+    table, schema = "accounts", AccountCreate
+
     def find_by_user(self, clerk_user_id: str) -> list[Row]:
         return self.client.query(
             "SELECT * FROM accounts WHERE clerk_user_id = :id ORDER BY created_at, account_name", {"id": clerk_user_id}
         )
 
-    def find_by_id(self, account_id: uuid.UUID | str) -> Row | None:
-        return self.client.query_one("SELECT * FROM accounts WHERE id = :id", {"id": uuid.UUID(str(account_id))})
+    def create_account(
+        self,
+        clerk_user_id: str | AccountCreate | Mapping[str, Any],
+        account_name: str | None = None,
+        account_purpose: str | None = None,
+        cash_balance: Decimal | float | int = Decimal("0"),
+        cash_interest: Decimal | float | int = Decimal("0"),
+    ) -> str:
+        if model_form(clerk_user_id):
+            given = as_fields(clerk_user_id)
+        else:
+            given = {"clerk_user_id": clerk_user_id, "account_name": account_name, "account_purpose": account_purpose,
+                     "cash_balance": cash_balance, "cash_interest": cash_interest}  # fmt: skip
+        account = AccountCreate.model_validate(given)
+        if account.clerk_user_id is None:
+            raise ValueError("create_account needs clerk_user_id (the account's owner)")
+        return self.client.insert("accounts", account.model_dump(), returning="id")
 
-    def create_account(self, account: AccountCreate | dict[str, Any] | None = None, **fields: Any) -> uuid.UUID:
-        account = validated(AccountCreate, account, **fields)
-        row = self.client.query_one(
-            """
-            INSERT INTO accounts (clerk_user_id, account_name, account_purpose, cash_balance, cash_interest)
-            VALUES (:clerk_user_id, :account_name, :account_purpose, :cash_balance, :cash_interest)
-            RETURNING id
-            """,
-            account.model_dump(),
-        )
-        assert row is not None
-        return row["id"]
 
+class Positions(Table):
+    table, schema = "positions", PositionCreate
 
-class Positions(_Repository):
     def find_by_account(self, account_id: uuid.UUID | str) -> list[Row]:
         """Positions with their instrument's name, type and current price."""
         return self.client.query(
@@ -132,9 +208,17 @@ class Positions(_Repository):
             {"account_id": uuid.UUID(str(account_id))},
         )
 
-    def add_position(self, position: PositionCreate | dict[str, Any] | None = None, **fields: Any) -> uuid.UUID:
-        """Upsert on (account_id, symbol): the quantity and date are replaced, not added."""
-        position = validated(PositionCreate, position, **fields)
+    def add_position(
+        self,
+        account_id: uuid.UUID | str | PositionCreate | Mapping[str, Any],
+        symbol: str | None = None,
+        quantity: Decimal | float | int | str | None = None,
+    ) -> str:
+        """Upsert on (account_id, symbol): the quantity and date are replaced, not added. Returns the id."""
+        if model_form(account_id):
+            position = PositionCreate.model_validate(as_fields(account_id))
+        else:
+            position = PositionCreate.model_validate({"account_id": account_id, "symbol": symbol, "quantity": quantity})
         row = self.client.query_one(
             """
             INSERT INTO positions (account_id, symbol, quantity, as_of_date)
@@ -146,15 +230,16 @@ class Positions(_Repository):
             position.model_dump(),
         )
         assert row is not None
-        return row["id"]
+        return str(row["id"])
 
-    def get_portfolio_value(self, account_id: uuid.UUID | str) -> dict[str, Decimal | int]:
-        """Exact Decimal totals: positions at current prices, cash, and their sum."""
+    def get_portfolio_value(self, account_id: uuid.UUID | str) -> dict[str, Any]:
+        """Exact Decimal figures; `total_value` is the positions at current prices (the course's meaning)."""
         row = self.client.query_one(
             """
             SELECT a.cash_balance,
                    COALESCE(SUM(p.quantity * i.current_price), 0)::numeric(20, 2) AS positions_value,
-                   COUNT(p.id) AS position_count
+                   COALESCE(SUM(p.quantity), 0) AS total_shares,
+                   COUNT(DISTINCT p.symbol) AS num_positions
             FROM accounts a
             LEFT JOIN positions p ON p.account_id = a.id
             LEFT JOIN instruments i ON i.symbol = p.symbol
@@ -167,35 +252,38 @@ class Positions(_Repository):
             raise LookupError(f"account {account_id} does not exist")
         cash = row["cash_balance"] or Decimal("0")
         return {
+            "num_positions": row["num_positions"],
+            "total_value": row["positions_value"],
+            "total_shares": row["total_shares"],
             "positions_value": row["positions_value"],
             "cash_balance": cash,
-            "total_value": row["positions_value"] + cash,
-            "position_count": row["position_count"],
+            "account_value": row["positions_value"] + cash,
+            "position_count": row["num_positions"],
         }
 
 
-_PAYLOAD_COLUMNS = ("report_payload", "charts_payload", "retirement_payload", "summary_payload")
+PAYLOAD_COLUMNS = ("report_payload", "charts_payload", "retirement_payload", "summary_payload")
 
 
-class Jobs(_Repository):
-    def create_job(self, job: JobCreate | dict[str, Any] | None = None, **fields: Any) -> uuid.UUID:
-        job = validated(JobCreate, job, **fields)
-        row = self.client.query_one(
-            """
-            INSERT INTO jobs (clerk_user_id, job_type, request_payload)
-            VALUES (:clerk_user_id, :job_type, :request_payload)
-            RETURNING id
-            """,
-            job.model_dump(),
-        )
-        assert row is not None
-        return row["id"]
+class Jobs(Table):
+    table, schema = "jobs", JobCreate
 
-    def find_by_id(self, job_id: uuid.UUID | str) -> Row | None:
-        return self.client.query_one("SELECT * FROM jobs WHERE id = :id", {"id": uuid.UUID(str(job_id))})
+    def create_job(
+        self,
+        clerk_user_id: str | JobCreate | Mapping[str, Any],
+        job_type: str | None = None,
+        request_payload: dict[str, Any] | None = None,
+    ) -> str:
+        if model_form(clerk_user_id):
+            job = JobCreate.model_validate(as_fields(clerk_user_id))
+        else:
+            job = JobCreate.model_validate(
+                {"clerk_user_id": clerk_user_id, "job_type": job_type, "request_payload": request_payload}
+            )
+        return self.client.insert("jobs", job.model_dump(), returning="id")
 
     def update_status(self, job_id: uuid.UUID | str, status: JobStatus, error_message: str | None = None) -> int:
-        """Set the status; 'running' stamps started_at, 'completed'/'failed' stamp completed_at."""
+        """Set the status (and message); 'running' stamps started_at, 'completed'/'failed' completed_at."""
         update = JobUpdate(status=status, error_message=error_message)
         return self.client.execute(
             """
@@ -206,28 +294,28 @@ class Jobs(_Repository):
                 completed_at = CASE WHEN :status IN ('completed', 'failed') THEN NOW() ELSE completed_at END
             WHERE id = :id
             """,
-            {"id": uuid.UUID(str(job_id)), **update.model_dump()},
+            {"id": uuid.UUID(str(job_id)), "status": update.status, "error_message": update.error_message},
         ).rowcount
 
     def _update_payload(self, job_id: uuid.UUID | str, column: str, payload: dict[str, Any]) -> int:
-        assert column in _PAYLOAD_COLUMNS  # the column name is code, never input
+        assert column in PAYLOAD_COLUMNS  # the column name is code, never input
         if not isinstance(payload, dict):
             raise TypeError(f"{column} must be a JSON object (dict), got {type(payload).__name__}")
         return self.client.execute(
             f"UPDATE jobs SET {column} = :payload WHERE id = :id", {"id": uuid.UUID(str(job_id)), "payload": payload}
         ).rowcount
 
-    def update_report(self, job_id: uuid.UUID | str, payload: dict[str, Any]) -> int:
-        return self._update_payload(job_id, "report_payload", payload)
+    def update_report(self, job_id: uuid.UUID | str, report_payload: dict[str, Any]) -> int:
+        return self._update_payload(job_id, "report_payload", report_payload)
 
-    def update_charts(self, job_id: uuid.UUID | str, payload: dict[str, Any]) -> int:
-        return self._update_payload(job_id, "charts_payload", payload)
+    def update_charts(self, job_id: uuid.UUID | str, charts_payload: dict[str, Any]) -> int:
+        return self._update_payload(job_id, "charts_payload", charts_payload)
 
-    def update_retirement(self, job_id: uuid.UUID | str, payload: dict[str, Any]) -> int:
-        return self._update_payload(job_id, "retirement_payload", payload)
+    def update_retirement(self, job_id: uuid.UUID | str, retirement_payload: dict[str, Any]) -> int:
+        return self._update_payload(job_id, "retirement_payload", retirement_payload)
 
-    def update_summary(self, job_id: uuid.UUID | str, payload: dict[str, Any]) -> int:
-        return self._update_payload(job_id, "summary_payload", payload)
+    def update_summary(self, job_id: uuid.UUID | str, summary_payload: dict[str, Any]) -> int:
+        return self._update_payload(job_id, "summary_payload", summary_payload)
 
     def find_by_user(self, clerk_user_id: str, status: JobStatus | None = None, limit: int = 20) -> list[Row]:
         return self.client.query(

@@ -1,4 +1,8 @@
-"""Pydantic models for what the agents write: Literal vocabularies, ranges, allocations summing to 100."""
+"""Pydantic models for what the agents write: Literal vocabularies, ranges, allocations summing to 100.
+
+The names and vocabularies are a superset of the Alex course's `src.schemas` (its API and agents
+import them as request bodies and LLM output models): where the two differed, the course's wins.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 RegionType = Literal[
     "north_america", "europe", "asia", "latin_america", "africa",
@@ -19,12 +23,15 @@ SectorType = Literal[
     "industrials", "materials", "energy", "utilities", "real_estate", "communication",
     "treasury", "corporate", "mortgage", "government_related", "commodities", "diversified", "other",
 ]  # fmt: skip
-InstrumentType = Literal["equity", "etf", "mutual_fund", "bond_fund", "commodity", "reit"]
+InstrumentType = Literal["etf", "mutual_fund", "stock", "bond", "bond_fund", "commodity", "reit"]
+# Validated here, not by a database CHECK: a new agent job type needs a code change, not a migration.
 JobType = Literal[
-    "portfolio_analysis", "rebalance_recommendation", "retirement_projection", "risk_assessment", "tax_optimization"
-]
+    "portfolio_analysis", "rebalance_recommendation", "retirement_projection", "risk_assessment",
+    "tax_optimization", "instrument_research",
+]  # fmt: skip
 JobStatus = Literal["pending", "running", "completed", "failed"]
-AccountType = Literal["401k", "roth_ira", "traditional_ira", "taxable", "savings", "hsa", "other"]
+# The course's eight, plus "savings" (a cash account the guide's test data never needed but users have).
+AccountType = Literal["401k", "roth_ira", "traditional_ira", "taxable", "529", "hsa", "pension", "savings", "other"]
 
 ALLOCATION_TOLERANCE = 0.05  # percentage points: rounding in published fund data
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -46,12 +53,18 @@ class _Model(BaseModel):
 
 class InstrumentCreate(_Model):
     symbol: str = Field(min_length=1, max_length=20, pattern=r"^[A-Z0-9.\-^]+$")
+    # current_price 0 is allowed: a user-added instrument waits for the tagger/market price.
     name: str = Field(min_length=1, max_length=255)
     instrument_type: InstrumentType
     current_price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=4)
     allocation_regions: dict[RegionType, Percent]
     allocation_sectors: dict[SectorType, Percent]
     allocation_asset_class: dict[AssetClassType, Percent]
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value  # tickers are case-insensitive
 
     @field_validator("allocation_regions", "allocation_sectors", "allocation_asset_class")
     @classmethod
@@ -78,7 +91,9 @@ class UserCreate(_Model):
 
 
 class AccountCreate(_Model):
-    clerk_user_id: str = Field(min_length=1, max_length=255)
+    # Optional: the course's API takes the user from authentication and validates the request body
+    # without it; the repository's create_account(clerk_user_id, ...) supplies it.
+    clerk_user_id: str | None = Field(default=None, min_length=1, max_length=255)
     account_name: str = Field(min_length=1, max_length=255)
     account_purpose: str | None = None
     cash_balance: Money = Decimal("0")
@@ -88,7 +103,7 @@ class AccountCreate(_Model):
 class PositionCreate(_Model):
     account_id: uuid.UUID
     symbol: str = Field(min_length=1, max_length=20)
-    quantity: Decimal = Field(gt=0, max_digits=20, decimal_places=8)
+    quantity: Decimal = Field(ge=0, max_digits=20, decimal_places=8)  # 0: a position sold out, kept
     as_of_date: dt.date = Field(default_factory=dt.date.today)
 
 
@@ -100,10 +115,7 @@ class JobCreate(_Model):
 
 class JobUpdate(_Model):
     status: JobStatus
+    # Any status may carry a message (e.g. a warning on a completed job), as in the course.
     error_message: str | None = None
-
-    @model_validator(mode="after")
-    def _error_only_when_failed(self) -> JobUpdate:
-        if self.error_message and self.status != "failed":
-            raise ValueError("error_message is only for status 'failed'")
-        return self
+    # In the course's model for LLM output; the jobs table has no column for it, so it is not stored.
+    result_payload: dict[str, Any] | None = None

@@ -40,7 +40,7 @@ def test_custom_resource_properties_carry_hashes_and_migration_list(template_jso
     assert props["ManifestHash"] == manifest["manifest_hash"]
     assert props["MigrationsHash"] == manifest["migrations_hash"]
     assert props["SeedHash"] == manifest["seed_hash"]
-    assert props["Migrations"] == ["0001_initial_schema"]
+    assert props["Migrations"] == ["0001_initial_schema", "0002_course_vocabularies"]
     assert props["Database"] == "alex"
     assert "Fn::GetAtt" in props["ServiceToken"]
 
@@ -108,7 +108,7 @@ def test_init_asset_holds_runtime_modules_and_manifest(stacks):
     assert len(assets) == 1
     asset = assets[0]
     manifest = json.loads((asset / "manifest.json").read_text())
-    assert [m["version"] for m in manifest["migrations"]] == [1]
+    assert [m["version"] for m in manifest["migrations"]] == [1, 2]
     assert len(manifest["seed"]["instruments"]) == 22
     staged = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
     assert staged == [str(p) for p in bundled_files()]

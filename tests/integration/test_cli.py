@@ -63,8 +63,8 @@ def test_status_json_shows_applied_and_nothing_pending(local_dir):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["pending"] == []
-    ((migration),) = report["migrations"]
-    assert (migration["version"], migration["status"], migration["checksum"]) == (1, "applied", "ok")
+    states = [(m["version"], m["status"], m["checksum"]) for m in report["migrations"]]
+    assert states == [(1, "applied", "ok"), (2, "applied", "ok")]
     assert report["tables"]["instruments"] == 22
 
 
@@ -72,11 +72,11 @@ def test_status_text_flags_an_edited_migration(local_dir, tmp_path):
     migrations = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, migrations)
     (migrations / "0001_initial_schema.sql").write_text((MIGRATIONS_DIR / "0001_initial_schema.sql").read_text() + "\n")
-    (migrations / "0002_next.sql").write_text("CREATE TABLE next_thing (id int);\n")
+    (migrations / "0003_next.sql").write_text("CREATE TABLE next_thing (id int);\n")
     result = alex_db("status", "--local", "--dir", str(local_dir), "--migrations-dir", str(migrations))
     assert result.returncode == 1
     assert "checksum MISMATCH" in result.stdout
-    assert "0002 next" in result.stdout and "pending" in result.stdout
+    assert "0003 next" in result.stdout and "pending" in result.stdout
 
 
 def test_migrate_and_seed_are_idempotent(local_dir):
@@ -89,13 +89,13 @@ def test_migrate_and_seed_are_idempotent(local_dir):
 def test_failed_migration_exits_3_with_the_database_message(local_dir, tmp_path):
     migrations = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, migrations)
-    (migrations / "0002_bad.sql").write_text("CREATE TABLE t2 (id int);\nINSERT INTO missing VALUES (1);\n")
+    (migrations / "0003_bad.sql").write_text("CREATE TABLE t2 (id int);\nINSERT INTO missing VALUES (1);\n")
     result = alex_db("migrate", "--local", "--dir", str(local_dir), "--migrations-dir", str(migrations))
     assert result.returncode == 3
-    assert "error: migration 0002 (0002_bad.sql) failed at statement 2/2" in result.stderr
+    assert "error: migration 0003 (0003_bad.sql) failed at statement 2/2" in result.stderr
     assert 'relation "missing" does not exist' in result.stderr
     status = json.loads(alex_db("status", "--local", "--dir", str(local_dir), "--json").stdout)
-    assert "t2" not in status["tables"] and status["schema_version"] == 1
+    assert "t2" not in status["tables"] and status["schema_version"] == 2
 
 
 def test_reset_needs_confirmation(local_dir):
@@ -248,14 +248,16 @@ def test_reset_with_invalid_test_data_changes_nothing(local_dir, tmp_path):
     seed = tmp_path / "seed"
     shutil.copytree(ROOT / "seed", seed)
     data = json.loads((seed / "test_user.json").read_text())
-    data["accounts"][0]["positions"][2]["quantity"] = 0
+    data["accounts"][0]["positions"][2]["quantity"] = -5
     data["accounts"][0]["positions"][3]["symbol"] = "DOGE"
     (seed / "test_user.json").write_text(json.dumps(data))
     with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
         conn.execute("INSERT INTO users (clerk_user_id) VALUES ('survivor') ON CONFLICT DO NOTHING")
     result = alex_db("reset", "--local", "--dir", str(local_dir), "--with-test-data", "--yes", "--seed-dir", str(seed))
     assert result.returncode == 2
-    assert "test_user.json: accounts[0].positions[2].quantity: Input should be greater than 0" in result.stderr
+    assert (
+        "test_user.json: accounts[0].positions[2].quantity: Input should be greater than or equal to 0" in result.stderr
+    )
     assert "accounts[0].positions[3].symbol: DOGE is not a seed instrument" in result.stderr
     assert "dropped" not in result.stdout
     with psycopg.connect(local_dsn(local_dir)) as conn:

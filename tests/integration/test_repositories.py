@@ -64,7 +64,7 @@ def test_create_instrument_is_a_validated_upsert(db):
 def test_accounts(db, user):
     account_id = db.accounts.create_account(clerk_user_id=user, account_name="401(k)", cash_balance=Decimal("5000"),
                                             cash_interest=Decimal("0.045"))  # fmt: skip
-    assert isinstance(account_id, uuid.UUID)
+    assert isinstance(account_id, str) and uuid.UUID(account_id)  # ids are str, as in the course
     (account,) = db.accounts.find_by_user(user)
     assert account["cash_interest"] == Decimal("0.0450")
     assert db.accounts.find_by_id(account_id)["account_name"] == "401(k)"
@@ -86,9 +86,12 @@ def test_positions_and_portfolio_value(db, user):
         Decimal("0.01")
     )
     assert value == {
+        "num_positions": 2,
+        "total_value": expected_positions,  # the course's meaning: positions at current prices
+        "total_shares": Decimal("13.12345678"),
         "positions_value": expected_positions,
         "cash_balance": Decimal("100.50"),
-        "total_value": expected_positions + Decimal("100.50"),
+        "account_value": expected_positions + Decimal("100.50"),
         "position_count": 2,
     }
     with pytest.raises(LookupError):
@@ -116,8 +119,8 @@ def test_jobs_lifecycle(db, user):
     failed = db.jobs.create_job(clerk_user_id=user, job_type="risk_assessment")
     db.jobs.update_status(failed, "failed", error_message="model timeout")
     assert db.jobs.find_by_id(failed)["error_message"] == "model timeout"
-    assert {j["id"] for j in db.jobs.find_by_user(user)} == {job_id, failed}
-    assert [j["id"] for j in db.jobs.find_by_user(user, status="failed")] == [failed]
+    assert {str(j["id"]) for j in db.jobs.find_by_user(user)} == {job_id, failed}
+    assert [str(j["id"]) for j in db.jobs.find_by_user(user, status="failed")] == [failed]
     assert db.jobs.update_status(uuid.uuid4(), "running") == 0
     with pytest.raises(ValidationError):
         db.jobs.update_status(job_id, "exploded")

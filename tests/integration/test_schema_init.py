@@ -83,8 +83,8 @@ def test_fresh_create_migrates_and_seeds(init, api, manifest, capsys):
     response = init("Create", manifest)
     assert response["PhysicalResourceId"] == f"{CLUSTER_ARN}/{init.client.database}/schema"
     assert response["Data"] == {
-        "SchemaVersion": "1",
-        "MigrationsApplied": "0001_initial_schema",
+        "SchemaVersion": "2",
+        "MigrationsApplied": "0001_initial_schema,0002_course_vocabularies",
         "InstrumentCount": "22",
     }
     calls = sum(api.calls.values())
@@ -114,17 +114,17 @@ def test_same_create_again_runs_no_migration_statement(init, api, manifest):
 def test_new_migration_runs_alone(init, api, manifest, tmp_path, caplog):
     init("Create", manifest)
     newer = build_manifest(
-        copy_migrations(tmp_path, {"0002_add_watchlists.sql": "CREATE TABLE watchlists (id int PRIMARY KEY);\n"}),
+        copy_migrations(tmp_path, {"0003_add_watchlists.sql": "CREATE TABLE watchlists (id int PRIMARY KEY);\n"}),
         SEED_DIR,
     )
     api.reset_counts()
     response = init("Update", newer, physical_id="pid", old=dict(manifest_hash=manifest["manifest_hash"]))
     assert response["PhysicalResourceId"] == "pid"
-    assert response["Data"]["MigrationsApplied"] == "0002_add_watchlists"
-    assert response["Data"]["SchemaVersion"] == "2"
+    assert response["Data"]["MigrationsApplied"] == "0003_add_watchlists"
+    assert response["Data"]["SchemaVersion"] == "3"
     assert "watchlists" in tables(init.client)
     assert api.calls["BeginTransaction"] == 1
-    assert "0002 add_watchlists: 1 statements in" in caplog.text
+    assert "0003 add_watchlists: 1 statements in" in caplog.text
 
 
 def test_edited_applied_migration_is_a_hard_error(init, manifest, tmp_path):
@@ -146,7 +146,7 @@ def test_failing_migration_leaves_nothing_behind(init, manifest, tmp_path):
         copy_migrations(
             tmp_path,
             {
-                "0002_half_done.sql": (
+                "0003_half_done.sql": (
                     "CREATE TABLE audit_log (id int PRIMARY KEY);\n"
                     "ALTER TABLE users ADD COLUMN nickname text;\n"
                     "INSERT INTO no_such_table VALUES (1);\n"
@@ -159,7 +159,7 @@ def test_failing_migration_leaves_nothing_behind(init, manifest, tmp_path):
     with pytest.raises(MigrationFailed) as excinfo:
         init("Update", bad, physical_id="pid")
     message = str(excinfo.value)
-    assert "migration 0002 (0002_half_done.sql) failed at statement 3/4" in message
+    assert "migration 0003 (0003_half_done.sql) failed at statement 3/4" in message
     assert "line 3: INSERT INTO no_such_table VALUES (1)" in message
     assert 'relation "no_such_table" does not exist' in message
     assert snapshot(init.client) == before
@@ -191,9 +191,10 @@ def test_concurrent_inits_apply_each_migration_once(pg_server, database, manifes
     )
     engine = LocalDataApi(pg_server.dsn(database))
     client = make_client(engine, database)
-    assert client.query("SELECT version FROM schema_migrations") == [{"version": 1}]
+    assert client.query("SELECT version FROM schema_migrations") == [{"version": 1}, {"version": 2}]
     assert client.query_one("SELECT count(*) AS n FROM instruments") == {"n": 22}
-    assert sorted(r["Data"]["MigrationsApplied"] for r in results) == ["0001_initial_schema", "none"]
+    applied = sorted(r["Data"]["MigrationsApplied"] for r in results)
+    assert applied == ["0001_initial_schema,0002_course_vocabularies", "none"]
     engine.close()
 
 
@@ -209,7 +210,7 @@ def test_delete_keeps_all_data(init, api, manifest):
 
 def test_rollback_update_with_old_properties_changes_nothing(init, api, manifest, tmp_path):
     newer = build_manifest(
-        copy_migrations(tmp_path, {"0002_more.sql": "CREATE TABLE more_things (id int);\n"}), SEED_DIR
+        copy_migrations(tmp_path, {"0003_more.sql": "CREATE TABLE more_things (id int);\n"}), SEED_DIR
     )
     init("Create", newer)  # the new deploy got as far as migrating
     before = snapshot(init.client)
@@ -221,7 +222,7 @@ def test_rollback_update_with_old_properties_changes_nothing(init, api, manifest
         client=init.client,
         manifest=newer,
     )
-    assert response["Data"]["SchemaVersion"] == "2"
+    assert response["Data"]["SchemaVersion"] == "3"
     assert response["Data"]["MigrationsApplied"] == "none"
     assert api.calls["BeginTransaction"] == 0 and api.calls["BatchExecuteStatement"] == 0
     assert snapshot(init.client) == before
@@ -229,7 +230,7 @@ def test_rollback_update_with_old_properties_changes_nothing(init, api, manifest
 
 def test_old_code_on_a_newer_database_changes_nothing(init, api, manifest, tmp_path):
     newer = build_manifest(
-        copy_migrations(tmp_path, {"0002_more.sql": "CREATE TABLE more_things (id int);\n"}), SEED_DIR
+        copy_migrations(tmp_path, {"0003_more.sql": "CREATE TABLE more_things (id int);\n"}), SEED_DIR
     )
     init("Create", newer)
     before = snapshot(init.client)
@@ -260,8 +261,9 @@ def test_runner_waiting_on_the_lock_skips_what_the_other_applied(pg_server, data
     read_applied(make_client(engine, database))  # creates the history table
     pending = migrations_of(manifest)
     runs = run_together(pg_server, database, 2, lambda client: apply(client, pending, progress=lambda _line: None))
-    assert sorted(r.skipped for results in runs for r in results) == [False, True]
-    assert make_client(engine, database).query("SELECT version FROM schema_migrations") == [{"version": 1}]
+    assert sorted(r.skipped for results in runs for r in results) == [False, False, True, True]
+    versions = make_client(engine, database).query("SELECT version FROM schema_migrations")
+    assert versions == [{"version": 1}, {"version": 2}]
     engine.close()
 
 

@@ -28,7 +28,8 @@ def write(directory: Path, files: dict[str, str]) -> Path:
 
 
 def test_repository_migrations_are_valid():
-    (initial,) = discover(MIGRATIONS_DIR)
+    initial, course = discover(MIGRATIONS_DIR)
+    assert (course.version, course.name) == (2, "course_vocabularies")
     assert (initial.version, initial.name) == (1, "initial_schema")
     assert len(initial.statements) == 16  # 5 tables, 5 indexes, 1 function, 5 triggers
     assert any("$$" in s and "NEW.updated_at = NOW();" in s for s in initial.statements)

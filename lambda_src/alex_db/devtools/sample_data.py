@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ class TestDataError(SeedError):
 
 def read_test_data(path: str | Path, seed_symbols: set[str]) -> dict[str, Any]:
     """The original guide's test user, accounts and positions, validated by the schemas before any write."""
-    import uuid
 
     from pydantic import ValidationError
 
@@ -67,6 +67,6 @@ def load_test_data(client: DataApiClient, data: dict[str, Any]) -> dict[str, Any
         for account, account_positions in data["accounts"]:
             account_id = existing.get(account.account_name) or db.accounts.create_account(account)
             for position in account_positions:
-                db.positions.add_position(position.model_copy(update={"account_id": account_id}))
+                db.positions.add_position(position.model_copy(update={"account_id": uuid.UUID(str(account_id))}))
                 positions += 1
     return {"user": user_id, "accounts": len(data["accounts"]), "positions": positions}
