@@ -193,8 +193,9 @@ def test_concurrent_inits_apply_each_migration_once(pg_server, database, manifes
     client = make_client(engine, database)
     assert client.query("SELECT version FROM schema_migrations") == [{"version": 1}, {"version": 2}]
     assert client.query_one("SELECT count(*) AS n FROM instruments") == {"n": 22}
-    applied = sorted(r["Data"]["MigrationsApplied"] for r in results)
-    assert applied == ["0001_initial_schema,0002_course_vocabularies", "none"]
+    # Either runner may win each migration's lock; across both, each migration is applied exactly once.
+    applied = [m for r in results for m in r["Data"]["MigrationsApplied"].split(",") if m != "none"]
+    assert sorted(applied) == ["0001_initial_schema", "0002_course_vocabularies"]
     engine.close()
 
 
