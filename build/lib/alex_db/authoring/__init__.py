@@ -1,1 +1,0 @@
-"""Authoring layer (synth time and the CLI): read and split migrations with pglast, build and validate the manifest."""

@@ -1,1 +1,0 @@
-"""Developer tools (the `[local]` extra): LocalDataApi on a real PostgreSQL, the embedded server, the CLI."""
