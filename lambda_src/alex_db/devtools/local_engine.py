@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import json
 import secrets
 import threading
 import time
@@ -28,23 +27,23 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import make_conninfo
 from psycopg.types.string import TextLoader
 
-from alex_db.devtools.sql_text import count_statements, find_placeholders
 from alex_db.devtools.wire_format import (
     RDS_DATA_MODEL,
     JsonDumper,
     JsonText,
     Varchar,
     VarcharDumper,
+    bind,
+    check_response_size,
+    check_single_statement,
     client_error,
     column_metadata,
     database_error,
     format_json,
-    parameter_value,
-    size_of,
+    rows_updated,
     to_field,
 )
 
-MAX_RESPONSE_BYTES = 1024 * 1024  # Data API: a result set over 1 MiB is refused
 TRANSACTION_IDLE_SECONDS = 180  # Data API: a transaction unused for 3 minutes is rolled back
 STATEMENT_TIMEOUT_MS = 45_000  # Data API: statements are cancelled after 45 s (unless continueAfterTimeout)
 # Errors any AWS endpoint may answer, beyond the ones the rds-data model lists.
@@ -124,12 +123,12 @@ class LocalDataApi:
     def execute_statement(self, **kwargs: Any) -> dict[str, Any]:
         self._begin_call("ExecuteStatement", kwargs)
         sql = kwargs["sql"]
-        self._check_single_statement("ExecuteStatement", sql)
-        query, values = self._bind("ExecuteStatement", sql, kwargs.get("parameters", []))
+        check_single_statement("ExecuteStatement", sql)
+        query, values = bind("ExecuteStatement", sql, kwargs.get("parameters", []))
         timeout = not kwargs.get("continueAfterTimeout", False)
         with self._connection("ExecuteStatement", kwargs) as conn, conn.cursor() as cur:
             self._run(cur, "ExecuteStatement", query, values, timeout)
-            response: dict[str, Any] = {"numberOfRecordsUpdated": self._rows_updated(cur), "generatedFields": []}
+            response: dict[str, Any] = {"numberOfRecordsUpdated": rows_updated(cur), "generatedFields": []}
             if cur.description is not None:
                 rows = cur.fetchall()
                 columns = [(c.name, self._type_name(conn, c.type_code), c) for c in cur.description]
@@ -141,15 +140,15 @@ class LocalDataApi:
                 if kwargs.get("includeResultMetadata"):
                     response["columnMetadata"] = [column_metadata(name, type_name, c) for name, type_name, c in columns]
                 self.rows_sent["ExecuteStatement"] += len(rows)
-            self._check_response_size("ExecuteStatement", response)
+            check_response_size("ExecuteStatement", response)
         return self._ok(response)
 
     def batch_execute_statement(self, **kwargs: Any) -> dict[str, Any]:
         self._begin_call("BatchExecuteStatement", kwargs)
         sql = kwargs["sql"]
-        self._check_single_statement("BatchExecuteStatement", sql)
+        check_single_statement("BatchExecuteStatement", sql)
         parameter_sets = kwargs.get("parameterSets") or [[]]
-        bound = [self._bind("BatchExecuteStatement", sql, params) for params in parameter_sets]
+        bound = [bind("BatchExecuteStatement", sql, params) for params in parameter_sets]
         # One set failing fails the call and applies none of the sets (outside a transaction too).
         with (
             self._connection("BatchExecuteStatement", kwargs) as conn,
@@ -214,36 +213,6 @@ class LocalDataApi:
         response["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())}
         return response
 
-    @staticmethod
-    def _check_single_statement(operation: str, sql: str) -> None:
-        try:
-            statements = count_statements(sql)
-        except ValueError as exc:
-            raise client_error(operation, "DatabaseErrorException", f"ERROR: {exc}") from None
-        if statements > 1:
-            raise client_error(operation, "ValidationException", "Multistatements aren't supported.")
-        if statements == 0:
-            raise client_error(operation, "BadRequestException", "SQL statement is empty")
-
-    def _bind(self, operation: str, sql: str, parameters: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-        """Turn ``:name`` placeholders into psycopg ``%s`` and parameters into typed Python values."""
-        by_name: dict[str, Any] = {}
-        for parameter in parameters:
-            name = parameter.get("name")
-            if not name:
-                raise client_error(operation, "BadRequestException", "Parameter name is required")
-            by_name[name] = parameter_value(operation, parameter)
-        parts, values, position = [], [], 0
-        for start, end, name in find_placeholders(sql):
-            if name not in by_name:
-                raise client_error(operation, "BadRequestException", f"No value specified for parameter: {name}")
-            parts.append(sql[position:start].replace("%", "%%"))
-            parts.append("%s")
-            values.append(by_name[name])
-            position = end
-        parts.append(sql[position:].replace("%", "%%"))
-        return "".join(parts), values
-
     def _run(self, cur: psycopg.Cursor, operation: str, query: str, values: list[Any], timeout: bool) -> None:
         try:
             if cur.connection.autocommit:
@@ -253,13 +222,6 @@ class LocalDataApi:
             raise client_error(operation, "StatementTimeoutException", "Request timed out", status=400) from None
         except psycopg.Error as exc:
             raise database_error(operation, exc) from None
-
-    @staticmethod
-    def _rows_updated(cur: psycopg.Cursor) -> int:
-        status = (cur.statusmessage or "").split()
-        if not status or status[0] not in ("INSERT", "UPDATE", "DELETE", "MERGE"):
-            return 0
-        return max(cur.rowcount, 0)
 
     @contextmanager
     def _connection(self, operation: str, kwargs: dict[str, Any]) -> Iterator[psycopg.Connection]:
@@ -340,10 +302,3 @@ class LocalDataApi:
             expired = [self._transactions.pop(tid) for tid in idle]
         for txn in expired:
             txn.connection.close()  # closing without commit rolls back, as the Data API does
-
-    def _check_response_size(self, operation: str, response: dict[str, Any]) -> None:
-        size = len(json.dumps(response.get("records") or response.get("formattedRecords") or [], default=size_of))
-        if size > MAX_RESPONSE_BYTES:
-            raise client_error(
-                operation, "BadRequestException", "Database returned more than the allowed response size limit"
-            )

@@ -20,6 +20,9 @@ from botocore.exceptions import ClientError
 from psycopg.adapt import Dumper
 
 from alex_db.codec import format_date, format_time, format_timestamp, parse_timestamp
+from alex_db.devtools.sql_text import count_statements, find_placeholders
+
+MAX_RESPONSE_BYTES = 1024 * 1024  # Data API: a result set over 1 MiB is refused
 
 RDS_DATA_MODEL = botocore.session.get_session().get_service_model("rds-data")
 TYPE_HINTS = frozenset(RDS_DATA_MODEL.shape_for("SqlParameter").members["typeHint"].enum)
@@ -212,3 +215,49 @@ def format_json(rows: list[tuple], columns: list[tuple[str, str, Any]]) -> str:
         [{name: plain(v, t) for v, (name, t, _) in zip(row, columns, strict=True)} for row in rows],
         separators=(",", ":"),
     )
+
+
+def check_single_statement(operation: str, sql: str) -> None:
+    try:
+        statements = count_statements(sql)
+    except ValueError as exc:
+        raise client_error(operation, "DatabaseErrorException", f"ERROR: {exc}") from None
+    if statements > 1:
+        raise client_error(operation, "ValidationException", "Multistatements aren't supported.")
+    if statements == 0:
+        raise client_error(operation, "BadRequestException", "SQL statement is empty")
+
+
+def bind(operation: str, sql: str, parameters: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+    """Turn ``:name`` placeholders into psycopg ``%s`` and parameters into typed Python values."""
+    by_name: dict[str, Any] = {}
+    for parameter in parameters:
+        name = parameter.get("name")
+        if not name:
+            raise client_error(operation, "BadRequestException", "Parameter name is required")
+        by_name[name] = parameter_value(operation, parameter)
+    parts, values, position = [], [], 0
+    for start, end, name in find_placeholders(sql):
+        if name not in by_name:
+            raise client_error(operation, "BadRequestException", f"No value specified for parameter: {name}")
+        parts.append(sql[position:start].replace("%", "%%"))
+        parts.append("%s")
+        values.append(by_name[name])
+        position = end
+    parts.append(sql[position:].replace("%", "%%"))
+    return "".join(parts), values
+
+
+def rows_updated(cur: psycopg.Cursor) -> int:
+    status = (cur.statusmessage or "").split()
+    if not status or status[0] not in ("INSERT", "UPDATE", "DELETE", "MERGE"):
+        return 0
+    return max(cur.rowcount, 0)
+
+
+def check_response_size(operation: str, response: dict[str, Any]) -> None:
+    size = len(json.dumps(response.get("records") or response.get("formattedRecords") or [], default=size_of))
+    if size > MAX_RESPONSE_BYTES:
+        raise client_error(
+            operation, "BadRequestException", "Database returned more than the allowed response size limit"
+        )
