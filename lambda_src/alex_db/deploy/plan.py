@@ -24,10 +24,6 @@ class Migration:
     statements: tuple[str, ...]
     lines: tuple[int, ...]  # 1-based line in the file where each statement starts
 
-    @property
-    def label(self) -> str:
-        return f"{self.version:04d}_{self.name}"
-
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "statements": list(self.statements), "lines": list(self.lines)}
 

@@ -6,8 +6,6 @@ import itertools
 
 from pglast.parser import scan
 
-# -- SQL text --------------------------------------------------------------------------------
-
 COMMENTS = {"SQL_COMMENT", "C_COMMENT"}
 
 
