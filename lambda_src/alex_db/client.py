@@ -26,7 +26,7 @@ from alex_db.connection import (
     env_settings,
     stack_outputs,
 )
-from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError
+from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError, ResultValueError
 from alex_db.table_writes import TableWrites
 
 log = logging.getLogger("alex_db")
@@ -170,7 +170,10 @@ class DataApiClient(TableWrites):
         if transaction_id:
             request["transactionId"] = transaction_id
         response = self._call("execute_statement", **request)
-        rows = decode_records(response.get("records") or [], response.get("columnMetadata") or [])
+        try:
+            rows = decode_records(response.get("records") or [], response.get("columnMetadata") or [])
+        except ValueError as exc:
+            raise ResultValueError("UnsupportedResultValue", str(exc), operation="ExecuteStatement", sql=sql) from None
         return Result(rows=rows, rowcount=response.get("numberOfRecordsUpdated", 0))
 
     def query(self, sql: str, params: Params = None, **kwargs: Any) -> list[dict[str, Any]]:

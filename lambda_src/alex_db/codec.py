@@ -13,14 +13,16 @@ str                    ``stringValue``                     -
 Decimal (finite)       ``stringValue`` ``"12.50"``         DECIMAL
 dict / list            ``stringValue`` (compact JSON)      JSON
 uuid.UUID              ``stringValue``                     UUID
-datetime               ``stringValue`` ``YYYY-MM-DD HH:MM:SS[.ffffff]``  TIMESTAMP
+datetime               ``stringValue`` ``YYYY-MM-DD HH:MM:SS[.FFF]``  TIMESTAMP
 date                   ``stringValue`` ``YYYY-MM-DD``      DATE
-time                   ``stringValue`` ``HH:MM:SS[.ffffff]``  TIME
+time                   ``stringValue`` ``HH:MM:SS[.FFF]``  TIME
 bytes / bytearray      ``blobValue``                       -
 =====================  ==================================  ==========
 
 Aware datetimes are converted to UTC and sent without an offset (the Data API's TIMESTAMP
-format has none). NaN and ±infinity (float or Decimal) are **rejected** with ``ValueError``:
+format has none). TIMESTAMP and TIME carry the 3 fractional digits the Data API documents
+(``[.FFF]``): microseconds are truncated to milliseconds, as AWS's own Java client does.
+NaN and ±infinity (float or Decimal) are **rejected** with ``ValueError``:
 JSON cannot carry them and a silent mapping would corrupt financial data. Lists are sent as
 JSON because the Data API has no array parameters; JSON documents take JSON-native values only
 (dump Pydantic models with ``mode="json"`` first).
@@ -59,6 +61,7 @@ from decimal import Decimal
 from typing import Any
 
 from alex_db.errors import ParameterError
+from alex_db.limits import TIMESTAMP_FRACTION_DIGITS
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -67,16 +70,22 @@ class Json(str):
     """JSON text you already serialised: sent as is with typeHint JSON (the database validates it)."""
 
 
-def format_timestamp(value: dt.datetime) -> str:
+def _fraction(microsecond: int, digits: int) -> str:
+    fraction = f"{microsecond:06d}"[:digits].rstrip("0")
+    return f".{fraction}" if fraction else ""
+
+
+def format_timestamp(value: dt.datetime, digits: int = TIMESTAMP_FRACTION_DIGITS) -> str:
+    """``YYYY-MM-DD HH:MM:SS[.FFF]`` in UTC; `digits` > 3 only for result fields (the engine's side)."""
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     text = f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    return text + (f".{value.microsecond:06d}" if value.microsecond else "")
+    return text + _fraction(value.microsecond, digits)
 
 
-def format_time(value: dt.time) -> str:
+def format_time(value: dt.time, digits: int = TIMESTAMP_FRACTION_DIGITS) -> str:
     text = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
-    return text + (f".{value.microsecond:06d}" if value.microsecond else "")
+    return text + _fraction(value.microsecond, digits)
 
 
 def format_date(value: dt.date) -> str:
@@ -214,4 +223,19 @@ def decode_records(records: list[list[Mapping[str, Any]]], column_metadata: list
     """Rows as dicts keyed by column label, values decoded by column type."""
     names = [c.get("label") or c.get("name") for c in column_metadata]
     types = [c.get("typeName") for c in column_metadata]
-    return [{n: from_field(f, t) for n, f, t in zip(names, row, types, strict=True)} for row in records]
+    return [{n: _decoded(n, f, t) for n, f, t in zip(names, row, types, strict=True)} for row in records]
+
+
+def _decoded(name: str, field: Mapping[str, Any], type_name: str | None) -> Any:
+    try:
+        return from_field(field, type_name)
+    except (ValueError, ArithmeticError) as exc:
+        # e.g. 'infinity', '0044-03-15 BC' or '10000-01-01' in a date column: valid in PostgreSQL,
+        # outside what datetime can hold. Name the column rather than fail somewhere deep inside.
+        raise ValueError(f"column {name} ({type_name}): {_field_text(field)} cannot be decoded: {exc}") from None
+
+
+def _field_text(field: Mapping[str, Any]) -> str:
+    value = next((v for k, v in field.items() if k != "isNull"), None)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"

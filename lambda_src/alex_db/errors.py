@@ -5,7 +5,8 @@
     ├── ParameterError            a Python value the Data API cannot carry (names the parameter)
     ├── UnknownColumnError        a generic insert/update names a table or column that does not exist
     ├── DataApiError              a Data API call failed: AWS error code + the database's message
-    │   └── DatabaseNotReadyError the cluster stayed paused/unavailable for the whole retry budget
+    │   ├── DatabaseNotReadyError the cluster stayed paused/unavailable for the whole retry budget
+    │   └── ResultValueError      a result value Python cannot hold (infinity, BC or year > 9999 dates)
     ├── MigrationError            migrations: what, where (file:line, version) and what to do
     │   ├── MigrationFileError    misnamed, duplicated, missing, not UTF-8 or not valid SQL
     │   ├── ChecksumMismatch      an applied migration's file was edited afterwards
@@ -56,6 +57,10 @@ class DataApiError(AlexDbError):
 
 class DatabaseNotReadyError(DataApiError):
     """The cluster stayed paused/unavailable for the whole retry budget."""
+
+
+class ResultValueError(DataApiError):
+    """The database returned a value Python cannot represent (names the column and the value)."""
 
 
 class MigrationError(AlexDbError):

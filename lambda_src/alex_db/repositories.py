@@ -25,6 +25,7 @@ from alex_db.schemas import (
     UserCreate,
 )
 from alex_db.statements import INSTRUMENT_UPSERT_SQL, instrument_parameters
+from alex_db.wide_rows import select_rows
 
 Row = dict[str, Any]
 
@@ -55,14 +56,25 @@ class Table:
     def _key(self, value: Any) -> Any:
         return uuid.UUID(str(value)) if self.key == "id" else value
 
+    def select(
+        self,
+        where: str = "true",
+        params: Mapping[str, Any] | None = None,
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Row]:
+        """Whole rows (`SELECT *`), however large their text/JSONB values: see alex_db.wide_rows."""
+        return select_rows(self.client, self.table, where=where, params=params, order_by=order_by or self.key,
+                           key=self.key, limit=limit, offset=offset)  # fmt: skip
+
     def find_by_id(self, key: Any) -> Row | None:
-        return self.client.query_one(f"SELECT * FROM {self.table} WHERE {self.key} = :key", {"key": self._key(key)})
+        rows = self.select(f"{self.key} = :key", {"key": self._key(key)}, limit=1)
+        return rows[0] if rows else None
 
     def find_all(self, limit: int | None = 100, offset: int = 0) -> list[Row]:
-        return self.client.query(
-            f"SELECT * FROM {self.table} ORDER BY {self.key} LIMIT :limit OFFSET :offset",
-            {"limit": limit, "offset": offset},
-        )
+        return self.select(limit=limit, offset=offset)
 
     def validate(self, data: Mapping[str, Any], *, current: Row | None = None) -> dict[str, Any]:
         """`data` checked by the table's schema (merged over `current` for updates); unknown columns fail later."""
@@ -141,22 +153,17 @@ class Instruments(Table):
         return self.find_by_id(symbol)
 
     def find_by_type(self, instrument_type: InstrumentType) -> list[Row]:
-        return self.client.query(
-            "SELECT * FROM instruments WHERE instrument_type = :type ORDER BY symbol", {"type": instrument_type}
-        )
+        return self.select("instrument_type = :type", {"type": instrument_type}, order_by="symbol")
 
     def search(self, query: str, limit: int = 20) -> list[Row]:
         """Symbol or name containing `query` literally (case-insensitive); exact symbol matches first."""
         # LIKE wildcards in the user's text are matched literally, not as patterns.
         literal = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return self.client.query(
-            """
-            SELECT * FROM instruments
-            WHERE symbol ILIKE '%' || :literal || '%' OR name ILIKE '%' || :literal || '%'
-            ORDER BY (upper(symbol) = upper(:text)) DESC, symbol
-            LIMIT :limit
-            """,
-            {"literal": literal, "text": query, "limit": limit},
+        return self.select(
+            "symbol ILIKE '%' || :literal || '%' OR name ILIKE '%' || :literal || '%'",
+            {"literal": literal, "text": query},
+            order_by="(upper(symbol) = upper(:text)) DESC, symbol",
+            limit=limit,
         )
 
     def create_instrument(self, instrument: InstrumentCreate | Mapping[str, Any] | None = None, **fields: Any) -> str:
@@ -170,9 +177,7 @@ class Accounts(Table):
     table, schema = "accounts", AccountCreate
 
     def find_by_user(self, clerk_user_id: str) -> list[Row]:
-        return self.client.query(
-            "SELECT * FROM accounts WHERE clerk_user_id = :id ORDER BY created_at, account_name", {"id": clerk_user_id}
-        )
+        return self.select("clerk_user_id = :id", {"id": clerk_user_id}, order_by="created_at, account_name, id")
 
     def create_account(
         self,
@@ -318,12 +323,10 @@ class Jobs(Table):
         return self._update_payload(job_id, "summary_payload", summary_payload)
 
     def find_by_user(self, clerk_user_id: str, status: JobStatus | None = None, limit: int = 20) -> list[Row]:
-        return self.client.query(
-            """
-            SELECT * FROM jobs
-            WHERE clerk_user_id = :id AND (CAST(:status AS VARCHAR) IS NULL OR status = :status)
-            ORDER BY created_at DESC
-            LIMIT :limit
-            """,
-            {"id": clerk_user_id, "status": status, "limit": limit},
+        """The user's newest jobs, payloads included (read in pieces when they outgrow a Data API row)."""
+        return self.select(
+            "clerk_user_id = :id AND (CAST(:status AS VARCHAR) IS NULL OR status = :status)",
+            {"id": clerk_user_id, "status": status},
+            order_by="created_at DESC, id",
+            limit=limit,
         )

@@ -19,10 +19,12 @@ from alex_db.codec import Json
 from alex_db.errors import UnknownColumnError
 
 COLUMNS_SQL = """
-SELECT column_name, udt_name FROM information_schema.columns
+SELECT column_name, udt_name, character_maximum_length FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = :table
 ORDER BY ordinal_position
 """
+# Types whose values have no size bound: a caller can make them outgrow a Data API row.
+UNBOUNDED_TYPES = frozenset({"text", "json", "jsonb", "xml", "bytea", "varchar", "bpchar"})
 
 
 def quote_identifier(name: str) -> str:
@@ -117,7 +119,17 @@ class TableWrites:
             if not rows:  # not cached: the table may be created later (e.g. by a migration)
                 return {}
             cache[table] = {r["column_name"]: r["udt_name"] for r in rows}
+            cache[f"{table}#unbounded"] = {
+                r["column_name"]: r["udt_name"]
+                for r in rows
+                if r["udt_name"] in UNBOUNDED_TYPES and r["character_maximum_length"] is None
+            }
         return cache[table]
+
+    def unbounded_columns(self, table: str) -> list[str]:
+        """The columns of `table` whose values have no size bound (text, jsonb, bytea, varchar without n, ...)."""
+        self.table_columns(table)
+        return list(self._column_cache.get(f"{table}#unbounded", {}))
 
     def insert(self, table: str, data: Mapping[str, Any], returning: str | None = None) -> Any:
         """INSERT one row; the `returning` column's value (UUIDs as str, as the course's client returned them)."""

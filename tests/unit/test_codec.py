@@ -28,7 +28,12 @@ from alex_db.errors import ParameterError
         (uuid.UUID(int=1), {"stringValue": "00000000-0000-0000-0000-000000000001"}, "UUID"),
         (dt.date(1, 1, 1), {"stringValue": "0001-01-01"}, "DATE"),
         (dt.datetime(9999, 12, 31, 23, 59, 59), {"stringValue": "9999-12-31 23:59:59"}, "TIMESTAMP"),
-        (dt.datetime(2024, 5, 1, 12, 0, 0, 123000), {"stringValue": "2024-05-01 12:00:00.123000"}, "TIMESTAMP"),
+        (dt.datetime(2024, 5, 1, 12, 0, 0, 123000), {"stringValue": "2024-05-01 12:00:00.123"}, "TIMESTAMP"),
+        # [.FFF]: the Data API documents 3 fractional digits; microseconds are truncated
+        (dt.datetime(2024, 5, 1, 12, 0, 0, 123456), {"stringValue": "2024-05-01 12:00:00.123"}, "TIMESTAMP"),
+        (dt.datetime(2024, 5, 1, 12, 0, 0, 500000), {"stringValue": "2024-05-01 12:00:00.5"}, "TIMESTAMP"),
+        (dt.datetime(2024, 5, 1, 12, 0, 0, 999), {"stringValue": "2024-05-01 12:00:00"}, "TIMESTAMP"),
+        (dt.time(8, 30, 1, 987654), {"stringValue": "08:30:01.987"}, "TIME"),
         (dt.time(8, 30), {"stringValue": "08:30:00"}, "TIME"),
         (b"\x00\xff", {"blobValue": b"\x00\xff"}, None),
     ],

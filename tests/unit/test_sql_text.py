@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alex_db.devtools.sql_text import count_statements, find_placeholders
+from alex_db.authoring.sql_text import count_statements, find_placeholders
 
 
 def names(sql: str) -> list[str]:

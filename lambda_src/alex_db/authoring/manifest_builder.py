@@ -22,7 +22,7 @@ def digest(value: Any) -> str:
 
 def read_seed_file(path: str | Path) -> list[dict[str, Any]]:
     """Raw rows of a seed JSON file (a list of objects); validate_instruments checks them."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"), parse_float=Decimal)
+    data = json.loads(Path(path).read_text(encoding="utf-8-sig"), parse_float=Decimal)  # a BOM is tolerated
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of instruments, got {type(data).__name__}")
     return data

@@ -1,4 +1,9 @@
-"""Read migration files: names, versions without gaps, UTF-8, split into statements by PostgreSQL's parser."""
+"""Read migration files: names, versions without gaps, UTF-8, split into statements by PostgreSQL's parser.
+
+Text is read as Flyway reads it: a leading UTF-8 byte-order mark is dropped and CRLF/CR line
+endings become LF before splitting and hashing, so a Windows checkout of an applied migration is
+not an edit (`.gitattributes` pins *.sql to LF as well); any other changed byte still is.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from alex_db.authoring.migration_rules import check_statements
 from alex_db.deploy.plan import Migration
 from alex_db.errors import MigrationFileError
 
@@ -14,8 +20,20 @@ FILENAME_PATTERN = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9]+(?:_[a-z0-
 NON_MIGRATION_FILES = frozenset({"README.md", "schema_snapshot.json"})
 
 
-def checksum(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+BOM = "\ufeff"
+
+
+def normalised_text(data: bytes, filename: str) -> str:
+    """The file's SQL as hashed and applied: UTF-8, no byte-order mark, LF line endings."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MigrationFileError(f"{filename}: not UTF-8 ({exc})") from None
+    return text.removeprefix(BOM).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def split_statements(sql: str, filename: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -44,13 +62,10 @@ def read_migration(path: Path) -> Migration:
         raise MigrationFileError(
             f"{path.name}: migration files are named NNNN_snake_case_name.sql (e.g. 0002_add_watchlists.sql)"
         )
-    data = path.read_bytes()
-    try:
-        sql = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MigrationFileError(f"{path.name}: not UTF-8 ({exc})") from None
+    sql = normalised_text(path.read_bytes(), path.name)
     statements, lines = split_statements(sql, path.name)
-    return Migration(int(match["version"]), match["name"], path.name, checksum(data), statements, lines)
+    check_statements(path.name, statements, lines)
+    return Migration(int(match["version"]), match["name"], path.name, checksum(sql), statements, lines)
 
 
 def discover(directory: str | Path) -> list[Migration]:

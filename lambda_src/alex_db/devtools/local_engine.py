@@ -28,13 +28,17 @@ from psycopg.conninfo import make_conninfo
 from psycopg.types.string import TextLoader
 
 from alex_db.devtools.wire_format import (
+    DATE_TIME_LOADERS,
     RDS_DATA_MODEL,
     JsonDumper,
     JsonText,
+    UnsupportedResult,
     Varchar,
     VarcharDumper,
     bind,
+    check_request,
     check_response_size,
+    check_row_sizes,
     check_single_statement,
     client_error,
     column_metadata,
@@ -43,9 +47,8 @@ from alex_db.devtools.wire_format import (
     rows_updated,
     to_field,
 )
+from alex_db.limits import STATEMENT_TIMEOUT_SECONDS, TRANSACTION_IDLE_SECONDS
 
-TRANSACTION_IDLE_SECONDS = 180  # Data API: a transaction unused for 3 minutes is rolled back
-STATEMENT_TIMEOUT_MS = 45_000  # Data API: statements are cancelled after 45 s (unless continueAfterTimeout)
 # Errors any AWS endpoint may answer, beyond the ones the rds-data model lists.
 _COMMON_AWS_ERRORS = frozenset({"ThrottlingException", "TooManyRequestsException", "ExpiredTokenException"})
 
@@ -67,13 +70,26 @@ class _Fault:
 
 
 class LocalDataApi:
-    """Answers rds-data calls from a real PostgreSQL; construct with a libpq DSN."""
+    """Answers rds-data calls from a real PostgreSQL; construct with a libpq DSN.
+
+    `statement_timeout_seconds` and `transaction_idle_seconds` default to the Data API's 45 s and
+    3 minutes; tests scale them down to exercise both without waiting.
+    """
 
     _model = RDS_DATA_MODEL
     _validator = ParamValidator()
 
-    def __init__(self, dsn: str, *, pool_size: int = 8) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        pool_size: int = 8,
+        statement_timeout_seconds: float = STATEMENT_TIMEOUT_SECONDS,
+        transaction_idle_seconds: float = TRANSACTION_IDLE_SECONDS,
+    ) -> None:
         self.dsn = dsn
+        self.statement_timeout_ms = int(statement_timeout_seconds * 1000)
+        self.transaction_idle_seconds = transaction_idle_seconds
         self.default_database = psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "postgres"
         self.calls: collections.Counter[str] = collections.Counter()
         self.rows_sent: collections.Counter[str] = collections.Counter()
@@ -132,11 +148,15 @@ class LocalDataApi:
             if cur.description is not None:
                 rows = cur.fetchall()
                 columns = [(c.name, self._type_name(conn, c.type_code), c) for c in cur.description]
+                try:
+                    records = [[to_field(v, t) for v, (_, t, _) in zip(row, columns, strict=True)] for row in rows]
+                except UnsupportedResult as exc:
+                    raise client_error("ExecuteStatement", "UnsupportedResultException", str(exc)) from None
+                check_row_sizes("ExecuteStatement", records)
                 if kwargs.get("formatRecordsAs") == "JSON":
                     response["formattedRecords"] = format_json(rows, columns)
                 else:
-                    response["records"] = [[to_field(v, t) for v, (_, t, _) in zip(row, columns, strict=True)]
-                                           for row in rows]  # fmt: skip
+                    response["records"] = records
                 if kwargs.get("includeResultMetadata"):
                     response["columnMetadata"] = [column_metadata(name, type_name, c) for name, type_name, c in columns]
                 self.rows_sent["ExecuteStatement"] += len(rows)
@@ -184,8 +204,12 @@ class LocalDataApi:
         self._begin_call("RollbackTransaction", kwargs)
         txn = self._end_transaction("RollbackTransaction", kwargs["transactionId"])
         with txn.lock:
-            txn.connection.rollback()
-            txn.connection.close()
+            try:
+                txn.connection.rollback()
+            except psycopg.OperationalError:
+                pass  # the server or the connection is gone: so is the transaction
+            finally:
+                txn.connection.close()
         return self._ok({"transactionStatus": "Rollback Complete"})
 
     def execute_sql(self, **kwargs: Any) -> dict[str, Any]:
@@ -200,6 +224,7 @@ class LocalDataApi:
         if report.has_errors():
             raise ParamValidationError(report=report.generate_report())
         self.calls[operation] += 1
+        check_request(operation, kwargs)
         self._expire_idle_transactions()
         with self._lock:
             for fault in self._faults:
@@ -216,7 +241,7 @@ class LocalDataApi:
     def _run(self, cur: psycopg.Cursor, operation: str, query: str, values: list[Any], timeout: bool) -> None:
         try:
             if cur.connection.autocommit:
-                cur.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS if timeout else 0}")
+                cur.execute(f"SET statement_timeout = {self.statement_timeout_ms if timeout else 0}")
             cur.execute(query, values or None)
         except pg_errors.QueryCanceled:
             raise client_error(operation, "StatementTimeoutException", "Request timed out", status=400) from None
@@ -246,7 +271,7 @@ class LocalDataApi:
             yield conn
         finally:
             with self._lock:
-                if len(self._pools[database]) < self._pool_size and not conn.closed:
+                if len(self._pools[database]) < self._pool_size and not (conn.closed or conn.broken):
                     self._pools[database].append(conn)
                 else:
                     conn.close()
@@ -264,11 +289,13 @@ class LocalDataApi:
         conn.adapters.register_dumper(JsonText, JsonDumper)
         for type_name in ("json", "jsonb", "interval", "money", "inet", "cidr", "macaddr", "xml"):
             conn.adapters.register_loader(type_name, TextLoader)  # keep PostgreSQL's own text
+        for type_name, loader in DATE_TIME_LOADERS.items():
+            conn.adapters.register_loader(type_name, loader)
         with conn.cursor() as cur:
             cur.execute("SET TimeZone = 'UTC'")  # timestamptz values leave in UTC, as the Data API's do
             cur.execute("SET DateStyle = 'ISO, YMD'")
             if not autocommit:
-                cur.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+                cur.execute(f"SET statement_timeout = {self.statement_timeout_ms}")
         return conn
 
     def _type_name(self, conn: psycopg.Connection, oid: int) -> str:
@@ -298,7 +325,7 @@ class LocalDataApi:
     def _expire_idle_transactions(self) -> None:
         now = time.monotonic()
         with self._lock:
-            idle = [tid for tid, t in self._transactions.items() if now - t.last_used > TRANSACTION_IDLE_SECONDS]
+            idle = [tid for tid, t in self._transactions.items() if now - t.last_used > self.transaction_idle_seconds]
             expired = [self._transactions.pop(tid) for tid in idle]
         for txn in expired:
             txn.connection.close()  # closing without commit rolls back, as the Data API does

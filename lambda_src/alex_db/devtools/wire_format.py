@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import json
 import math
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -17,12 +18,17 @@ from typing import Any
 import botocore.session
 import psycopg
 from botocore.exceptions import ClientError
-from psycopg.adapt import Dumper
+from psycopg.adapt import Dumper, Loader
 
+from alex_db.authoring.sql_text import count_statements, find_placeholders
 from alex_db.codec import format_date, format_time, format_timestamp, parse_timestamp
-from alex_db.devtools.sql_text import count_statements, find_placeholders
-
-MAX_RESPONSE_BYTES = 1024 * 1024  # Data API: a result set over 1 MiB is refused
+from alex_db.limits import (
+    MAX_REQUEST_BYTES,
+    MAX_RESPONSE_BYTES,
+    MAX_ROW_BYTES,
+    MAX_SQL_CHARS,
+    TIMESTAMP_FRACTION_DIGITS,
+)
 
 RDS_DATA_MODEL = botocore.session.get_session().get_service_model("rds-data")
 TYPE_HINTS = frozenset(RDS_DATA_MODEL.shape_for("SqlParameter").members["typeHint"].enum)
@@ -34,6 +40,34 @@ _JDBC_TYPES = {
     "timestamp": 93, "timestamptz": 93, "bytea": -2,
 }  # fmt: skip
 _OTHER_JDBC_TYPE = 1111
+
+
+class UnsupportedResult(Exception):
+    """A value the Data API cannot return; the engine answers UnsupportedResultException."""
+
+
+class PgText(str):
+    """A date/time value as PostgreSQL printed it, because Python cannot hold it (infinity, BC, year > 9999)."""
+
+
+class _DateTimeLoader(Loader):
+    """Loads date/time text with Python's parser; what Python cannot hold stays PostgreSQL's text."""
+
+    parse: Any = staticmethod(dt.date.fromisoformat)
+
+    def load(self, data: Any) -> Any:
+        text = bytes(data).decode()
+        try:
+            return self.parse(text)
+        except ValueError:
+            return PgText(text)
+
+
+class _TimestampLoader(_DateTimeLoader):
+    parse = staticmethod(parse_timestamp)
+
+
+DATE_TIME_LOADERS = {"date": _DateTimeLoader, "timestamp": _TimestampLoader, "timestamptz": _TimestampLoader}
 
 
 class Varchar(str):
@@ -95,6 +129,13 @@ def parameter_value(operation: str, parameter: dict[str, Any]) -> Any:
         )
     if hint and kind != "stringValue":
         raise client_error(operation, "BadRequestException", f"typeHint {hint} needs a stringValue: {name}")
+    if kind == "stringValue" and "\x00" in raw:
+        # PostgreSQL text cannot hold NUL: the server refuses it (it is never silently truncated).
+        raise client_error(
+            operation,
+            "DatabaseErrorException",
+            'ERROR: invalid byte sequence for encoding "UTF8": 0x00; SQLState: 22021',
+        )
     try:
         if kind == "stringValue":
             return _hinted(raw, hint)
@@ -121,12 +162,19 @@ def _hinted(raw: str, hint: str | None) -> Any:
     if hint == "DATE":
         return dt.date.fromisoformat(raw) if len(raw) == 10 else _bad_format("YYYY-MM-DD")
     if hint == "TIMESTAMP":
-        if len(raw) < 19 or raw[10] != " ":
+        if not _TIMESTAMP_FORMAT.fullmatch(raw):
             _bad_format("YYYY-MM-DD HH:MM:SS[.FFF]")
         return parse_timestamp(raw)
     if hint == "TIME":
+        if not _TIME_FORMAT.fullmatch(raw):
+            _bad_format("HH:MM:SS[.FFF]")
         return dt.time.fromisoformat(raw)
     raise ValueError(f"unknown typeHint {hint}")
+
+
+_FRACTION = rf"(\.\d{{1,{TIMESTAMP_FRACTION_DIGITS}}})?"
+_TIMESTAMP_FORMAT = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}} \d{{2}}:\d{{2}}:\d{{2}}{_FRACTION}")
+_TIME_FORMAT = re.compile(rf"\d{{2}}:\d{{2}}:\d{{2}}{_FRACTION}")
 
 
 def _bad_format(expected: str) -> Any:
@@ -164,17 +212,17 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f") if value.is_finite() else str(value)
     if isinstance(value, dt.datetime):
-        return format_timestamp(value)
+        return format_timestamp(value, 6)
     if isinstance(value, dt.date):
         return format_date(value)
     if isinstance(value, dt.time):
-        return format_time(value)
+        return format_time(value, 6)
     return str(value)
 
 
 def _to_array(values: list[Any]) -> dict[str, Any]:
     if any(isinstance(v, list) for v in values):
-        return {"arrayValues": [_to_array(v or []) for v in values]}
+        raise UnsupportedResult("The result contains a multidimensional array, which the Data API does not support")
     kinds = {_scalar_kind(v) for v in values if v is not None}
     kind = kinds.pop() if len(kinds) == 1 else "stringValue"
     return {f"{kind}s": [None if v is None else _scalar(v) for v in values]}
@@ -255,9 +303,49 @@ def rows_updated(cur: psycopg.Cursor) -> int:
     return max(cur.rowcount, 0)
 
 
+def wire_size(value: Any) -> int:
+    """Bytes a value takes in the JSON response body (UTF-8; blobs as base64)."""
+    if isinstance(value, (bytes, bytearray)):
+        return (len(value) + 2) // 3 * 4 + 2
+    return len(json.dumps(value, ensure_ascii=False, default=size_of).encode())
+
+
+def check_row_sizes(operation: str, records: list[list[dict[str, Any]]]) -> None:
+    """Each row of a result set must be at most 64 KB (Aurora user guide, "Data API limitations")."""
+    for number, row in enumerate(records, start=1):
+        size = sum(wire_size(next(iter(f.values()))) for f in row)
+        if size > MAX_ROW_BYTES:
+            raise client_error(
+                operation,
+                "UnsupportedResultException",
+                f"Row {number} of the result is {size} bytes; the Data API returns rows of at most "
+                f"{MAX_ROW_BYTES} bytes",
+            )
+
+
 def check_response_size(operation: str, response: dict[str, Any]) -> None:
-    size = len(json.dumps(response.get("records") or response.get("formattedRecords") or [], default=size_of))
+    size = wire_size(response.get("records") or response.get("formattedRecords") or [])
     if size > MAX_RESPONSE_BYTES:
         raise client_error(
             operation, "BadRequestException", "Database returned more than the allowed response size limit"
+        )
+
+
+def check_request(operation: str, request: dict[str, Any]) -> None:
+    """`sql` at most 65,536 characters; the whole request at most 4 MiB (the Data API reference)."""
+    sql = request.get("sql")
+    if sql is not None and len(sql) > MAX_SQL_CHARS:
+        raise client_error(
+            operation,
+            "ValidationException",
+            f"1 validation error detected: Value at 'sql' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_SQL_CHARS}",
+        )
+    size = wire_size(request)
+    if size > MAX_REQUEST_BYTES:
+        raise client_error(
+            operation,
+            "ValidationException",
+            f"Request size {size} bytes exceeded the limit of {MAX_REQUEST_BYTES} bytes",
+            status=413,
         )

@@ -17,7 +17,23 @@ def scan_tokens(sql: str) -> list:
 
 
 def count_statements(sql: str) -> int:
-    """Statements in `sql` as PostgreSQL's scanner sees them (a trailing ';' adds none)."""
+    """Statements in `sql` as PostgreSQL's parser sees them (a trailing ';' adds none).
+
+    The scanner's count of ';'-separated pieces is exact unless a ';' sits inside a
+    ``BEGIN ATOMIC … END`` body; then the parser decides, as it does for migration files.
+    """
+    pieces = _count_pieces(sql)
+    if pieces <= 1:
+        return pieces
+    from pglast.parser import ParseError, split
+
+    try:
+        return len(split(sql, only_slices=True))
+    except ParseError:
+        return pieces  # not valid SQL anyway; the server reports the syntax error
+
+
+def _count_pieces(sql: str) -> int:
     statements, pending = 0, False
     for token in scan_tokens(sql):
         if token.name in COMMENTS:
