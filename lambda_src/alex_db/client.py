@@ -33,15 +33,23 @@ log = logging.getLogger("alex_db")
 # A mapping of Python values, or Data API SqlParameter dicts passed through as given.
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
-# Errors that mean "not yet", never "no": the statement did not run, so retrying is safe.
+# Errors that mean "not yet", never "no", and that AWS answers before the statement reaches the
+# database - so a retry cannot run it twice (botocore's own retries are off: connection.py).
+# Never retried: timeouts, 5xx without a code, dropped connections (the statement may have run).
 RETRYABLE_CODES = frozenset(
     {
-        "DatabaseResumingException",  # auto-paused cluster waking up (~15-30 s)
-        "DatabaseUnavailableException",
-        "ThrottlingException",
+        "DatabaseResumingException",  # auto-paused cluster waking up (~15-30 s); nothing was sent to it
+        "DatabaseUnavailableException",  # no connection to the writer could be opened
+        "ThrottlingException",  # the request was refused at the API, before any database work
         "TooManyRequestsException",
         "ServiceUnavailableError",
     }
+)
+# Right after CloudFormation creates the cluster these say "not yet" too: the HTTP endpoint is still
+# being enabled, the new secret not yet readable, the initial database not yet created. Only the
+# init function waits for them; for an agent they are configuration errors worth failing fast.
+AFTER_CREATE_CODES = frozenset(
+    {"HttpEndpointNotEnabledException", "SecretsErrorException", "DatabaseNotFoundException"}
 )
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # BatchExecuteStatement request limit
 BATCH_CHUNK_BYTES = MAX_REQUEST_BYTES - 256 * 1024  # headroom for the envelope and base64 growth
@@ -51,8 +59,8 @@ ROTATION_MARKER = "password authentication failed"
 ROTATION_ATTEMPTS = 3
 
 
-def is_retryable(code: str, message: str, attempt: int) -> bool:
-    if code in RETRYABLE_CODES:
+def is_retryable(code: str, message: str, attempt: int, also: frozenset[str] = frozenset()) -> bool:
+    if code in RETRYABLE_CODES or code in also:
         return True
     return ROTATION_MARKER in message and attempt < ROTATION_ATTEMPTS
 
@@ -78,6 +86,7 @@ class RetryPolicy:
     budget_seconds: float = 60.0
     initial_delay: float = 0.5
     max_delay: float = 8.0
+    also_retry: frozenset[str] = frozenset()  # codes retried beyond RETRYABLE_CODES (AFTER_CREATE_CODES)
 
     def delays(self) -> Iterator[float]:
         delay = self.initial_delay
@@ -233,7 +242,7 @@ class DataApiClient(TableWrites):
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "Unknown")
                 message = exc.response.get("Error", {}).get("Message", str(exc))
-                if not is_retryable(code, message, attempt):
+                if not is_retryable(code, message, attempt, self.retry.also_retry):
                     raise DataApiError(code, message, operation=operation, sql=sql) from exc
                 elapsed = self._clock() - started
                 delay = next(delays)

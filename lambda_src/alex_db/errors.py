@@ -12,6 +12,8 @@
     │   ├── ChecksumMismatch      an applied migration's file was edited afterwards
     │   ├── OutOfOrderMigration   a pending migration is older than the newest applied one
     │   ├── MigrationFailed       a statement failed; the migration was rolled back whole
+    │   ├── TransactionEscaped    a statement ended the migration's transaction; nothing recorded
+    │   ├── InterruptedMigration  history holds a version whose transaction was ended halfway
     │   └── ManifestMismatch      CloudFormation asked for a manifest this code does not bundle
     └── SeedError                 seed or sample data the schemas reject (names file, row, field)
 
@@ -97,6 +99,29 @@ class MigrationFailed(MigrationError):
             f"migration {migration.version:04d} ({migration.filename}) failed at statement "
             f"{index + 1}/{len(migration.statements)} (line {line}: {first_line(migration.statements[index])}): "
             f"{cause.message}. The migration was rolled back; nothing of it was applied."
+        )
+
+
+class TransactionEscaped(MigrationError):
+    """A migration's statements ended its transaction (COMMIT/ROLLBACK inside the file)."""
+
+    def __init__(self, migration: Any) -> None:
+        self.migration = migration
+        super().__init__(
+            f"{migration.filename}: a statement ended the migration's own transaction (transaction control in "
+            f"the file?); version {migration.version:04d} was NOT recorded as applied, and what ran before that "
+            f"statement may be committed: inspect the schema and repair it by hand before deploying again"
+        )
+
+
+class InterruptedMigration(MigrationError):
+    """schema_migrations holds versions whose transaction was ended halfway; they are not applied."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        super().__init__(
+            f"schema_migrations marks {', '.join(labels)} as interrupted (a statement ended its transaction, "
+            f"so part of it may be committed); repair the schema by hand, then DELETE its schema_migrations row"
         )
 
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alex_db.client import DataApiClient, RetryPolicy
+from alex_db.client import AFTER_CREATE_CODES, DataApiClient, RetryPolicy
 from alex_db.connection import boto3_rds_data_client
 from alex_db.deploy.manifest import MANIFEST_FILE, load_manifest
 from alex_db.deploy.runner import initialize_for_request
@@ -19,6 +19,11 @@ MANIFEST_PATH = Path(__file__).resolve().parent.parent / MANIFEST_FILE
 # A cluster paused for hours can take well over 30 s to resume; the Lambda has 5 minutes.
 RETRY_BUDGET_SECONDS = float(os.environ.get("ALEX_DB_RETRY_BUDGET_SECONDS", "120"))
 MAX_DATA_VALUE = 1000  # keep the response far below CloudFormation's 4,096-byte limit
+
+
+def retry_policy() -> RetryPolicy:
+    """Waits out a resuming cluster and, right after the cluster's creation, its endpoint/secret/database."""
+    return RetryPolicy(budget_seconds=RETRY_BUDGET_SECONDS, also_retry=AFTER_CREATE_CODES)
 
 
 def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClient | None = None,
@@ -38,7 +43,7 @@ def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClien
         resource_arn=props["ClusterArn"],
         secret_arn=props["SecretArn"],
         database=props["Database"],
-        retry=RetryPolicy(budget_seconds=RETRY_BUDGET_SECONDS),
+        retry=retry_policy(),
     )
     summary = initialize_for_request(
         client,

@@ -263,3 +263,45 @@ def test_reset_with_invalid_test_data_changes_nothing(local_dir, tmp_path):
     with psycopg.connect(local_dsn(local_dir)) as conn:
         assert conn.execute("SELECT 1 FROM users WHERE clerk_user_id = 'survivor'").fetchone() == (1,)
         conn.execute("DELETE FROM users WHERE clerk_user_id = 'survivor'")
+
+
+def test_server_killed_mid_migration_is_one_line_exit_3_and_the_rerun_applies_once(tmp_path):
+    import os
+    import signal
+    import time
+
+    directory = tmp_path / "killed"
+    migrations = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, migrations)
+    (migrations / "0003_slow.sql").write_text("CREATE TABLE slow_things (id int);\nSELECT pg_sleep(2);\n")
+    (migrations / "schema_snapshot.json").unlink()  # the snapshot describes 0001-0002 only
+    assert alex_db("local", "up", "--dir", str(directory)).returncode == 0
+    try:
+        dsn = local_dsn(directory)
+        migrate = subprocess.Popen(
+            [sys.executable, "-m", "alex_db", "migrate", "--local", "--dir", str(directory),
+             "--migrations-dir", str(migrations)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        with psycopg.connect(dsn, autocommit=True) as watcher:
+            for _ in range(200):
+                sleeping = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")
+                if sleeping.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            pid = int((directory / "pgdata" / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGQUIT)  # immediate shutdown: the server dies mid-migration, no clean-up
+        _, stderr = migrate.communicate(timeout=60)
+        assert migrate.returncode == 3, stderr
+        lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and "0003_slow.sql" in lines[0] and "Traceback" not in stderr
+        time.sleep(0.5)  # let the killed server's backends exit before restarting it
+        again = alex_db("migrate", "--local", "--dir", str(directory), "--migrations-dir", str(migrations))
+        assert again.returncode == 0, again.stderr
+        with psycopg.connect(dsn) as conn:
+            history = conn.execute(
+                "SELECT version, duration_ms >= 0 FROM schema_migrations ORDER BY version"
+            ).fetchall()
+        assert history == [(1, True), (2, True), (3, True)]  # applied once, recorded once
+    finally:
+        alex_db("local", "down", "--dir", str(directory))

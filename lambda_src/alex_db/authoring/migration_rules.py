@@ -9,6 +9,8 @@ read as a parameter placeholder would fail at deploy time or, worse, commit half
 
 from __future__ import annotations
 
+from typing import Any
+
 from pglast import parse_sql
 
 from alex_db.authoring.sql_text import find_placeholders
@@ -30,7 +32,7 @@ def statement_problem(statement: str) -> str | None:
             f"per call (split it, or load large data from seed files)"
         )
     node = parse_sql(statement)[0].stmt
-    problem = _node_problem(type(node).__name__, node)
+    problem = _node_problem(type(node).__name__, node, statement)
     if problem:
         return problem
     placeholders = find_placeholders(statement)
@@ -43,9 +45,9 @@ def statement_problem(statement: str) -> str | None:
     return None
 
 
-def _node_problem(kind: str, node: object) -> str | None:
+def _node_problem(kind: str, node: Any, statement: str) -> str | None:
     if kind == "TransactionStmt":
-        return f"{_keyword(node)}: {ENDS_TRANSACTION}"
+        return f"{_keyword(node, statement)}: {ENDS_TRANSACTION}"
     if kind in ("IndexStmt", "DropStmt") and getattr(node, "concurrent", False):
         return f"CONCURRENTLY: {NOT_IN_TRANSACTION}; run it by hand outside a migration, or drop CONCURRENTLY"
     if kind == "ReindexStmt":
@@ -79,7 +81,7 @@ def _node_problem(kind: str, node: object) -> str | None:
     return None
 
 
-def _keyword(node: object) -> str:
+def _keyword(node: Any, statement: str) -> str:
     names = {
         "TRANS_STMT_BEGIN": "BEGIN",
         "TRANS_STMT_START": "START TRANSACTION",
@@ -92,6 +94,8 @@ def _keyword(node: object) -> str:
         "TRANS_STMT_COMMIT_PREPARED": "COMMIT PREPARED",
         "TRANS_STMT_ROLLBACK_PREPARED": "ROLLBACK PREPARED",
     }
+    if node.kind.name == "TRANS_STMT_COMMIT" and statement.split()[0].upper() == "END":
+        return "END"  # PostgreSQL's synonym for COMMIT; name what the file says
     return names.get(node.kind.name, node.kind.name)
 
 

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 
 from alex_db.client import DataApiClient
 from alex_db.deploy.plan import AppliedMigration, Migration
-from alex_db.errors import ChecksumMismatch, DataApiError, MigrationFailed
+from alex_db.errors import (
+    ChecksumMismatch,
+    DataApiError,
+    InterruptedMigration,
+    MigrationFailed,
+    TransactionEscaped,
+)
 
 # One fixed key for every runner of this project: pg_advisory_xact_lock serialises them.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"alex_db.schema_migrations").digest()[:8], "big", signed=True)
@@ -24,22 +30,29 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """.strip()
 HISTORY_EXISTS = "SELECT to_regclass('public.schema_migrations') IS NOT NULL AS present"
 READ_HISTORY = "SELECT version, name, checksum, applied_at, duration_ms FROM schema_migrations ORDER BY version"
+# A claimed version's duration until FINISH records it. A committed row still marked so means a
+# statement ended the migration's transaction halfway (COMMIT inside the file): never "applied".
+IN_PROGRESS = -1
 # First call of each migration's transaction: wait on the project's advisory lock, then claim the
 # version. The claim is a new statement with a new snapshot, so a version that a concurrent runner
 # committed while we waited conflicts and comes back empty (ON CONFLICT sees committed rows).
-CLAIM = """
+# It returns the transaction's id, which FINISH checks before the commit.
+CLAIM = f"""
 WITH lock AS (SELECT pg_advisory_xact_lock(:lock_key))
 INSERT INTO schema_migrations (version, name, checksum, duration_ms)
-SELECT :version, :name, :checksum, 0 FROM lock
+SELECT :version, :name, :checksum, {IN_PROGRESS} FROM lock
 ON CONFLICT (version) DO NOTHING
-RETURNING version
+RETURNING version, txid_current()::text AS txid
 """.strip()
 APPLIED_CHECKSUM = "SELECT checksum FROM schema_migrations WHERE version = :version"
 # Last call before commit: now() is the transaction's start, so the database measures the duration.
-FINISH = """
+# It matches only in the transaction that claimed the version: if a statement ended that transaction
+# (COMMIT/ROLLBACK slipped into the file), the statements after it ran in another one, and this
+# updates nothing - a hard error, and the version is not recorded as applied.
+FINISH = f"""
 UPDATE schema_migrations
 SET duration_ms = (EXTRACT(EPOCH FROM clock_timestamp() - now()) * 1000)::int
-WHERE version = :version
+WHERE version = :version AND duration_ms = {IN_PROGRESS} AND txid_current()::text = :txid
 RETURNING duration_ms
 """.strip()
 
@@ -60,6 +73,9 @@ def read_applied(client: DataApiClient) -> list[AppliedMigration]:
             if not client.query_one(HISTORY_EXISTS)["present"]:
                 raise
         return []
+    interrupted = [r for r in rows if r["duration_ms"] == IN_PROGRESS]
+    if interrupted:
+        raise InterruptedMigration([f"{r['version']:04d}_{r['name']}" for r in interrupted])
     return [AppliedMigration(r["version"], r["name"], r["checksum"].strip()) for r in rows]
 
 
@@ -96,9 +112,11 @@ def apply(
                         tx.execute(statement)
                     except DataApiError as exc:
                         raise MigrationFailed(migration, index, exc) from exc
-                finished = tx.query_one(FINISH, key) or {}
+                finished = tx.query_one(FINISH, {**key, "txid": claimed["txid"]})
+                if finished is None:
+                    raise TransactionEscaped(migration)
                 result = AppliedResult(
-                    migration.version, migration.name, len(migration.statements), finished.get("duration_ms", 0)
+                    migration.version, migration.name, len(migration.statements), finished["duration_ms"]
                 )
         progress(_progress_line(result))
         results.append(result)

@@ -8,7 +8,7 @@ from typing import Any
 
 from alex_db.client import DataApiClient
 from alex_db.deploy.apply import apply, read_applied
-from alex_db.deploy.manifest import migrations_of
+from alex_db.deploy.manifest import migration_labels, migrations_of
 from alex_db.deploy.plan import plan
 from alex_db.deploy.seed import upsert_instruments
 from alex_db.errors import ManifestMismatch
@@ -83,16 +83,29 @@ def initialize_for_request(
     """
     if requested_hash in (None, manifest["manifest_hash"]):
         return initialize(client, manifest, progress=progress)
+    bundled = migration_labels(manifest)
+    requested = list(requested_migrations)
+    if requested == bundled[: len(requested)]:
+        # Every migration the older template names is one this code applied before it (the database
+        # cannot lack them: that template's own deploy applied them). No call at all, so a rollback
+        # succeeds even when the database is what made the update fail (UPDATE_ROLLBACK_FAILED otherwise).
+        reason = (
+            f"requested manifest {requested_hash[:12]}… lists {len(requested)} migration(s), a prefix of the "
+            f"{len(bundled)} this function bundles (rollback to an older template); nothing to do, database not called"
+        )
+        progress(f"schema init skipped: {reason}")
+        version = int(requested[-1][:4]) if requested else 0
+        return InitSummary(schema_version=version, skipped_reason=reason)
     applied = read_applied(client)
     labels = {f"{a.version:04d}_{a.name}" for a in applied}
-    missing = [m for m in requested_migrations if m not in labels]
+    missing = [m for m in requested if m not in labels]
     if missing:
         raise ManifestMismatch(
             f"CloudFormation requested manifest {requested_hash[:12]}… but this function bundles "
             f"{manifest['manifest_hash'][:12]}… and the database lacks {', '.join(missing)}; deploy again"
         )
     reason = (
-        f"requested manifest {requested_hash[:12]}… (migrations {', '.join(requested_migrations) or 'none'}) is "
+        f"requested manifest {requested_hash[:12]}… (migrations {', '.join(requested) or 'none'}) is "
         f"older than this function's; the database already has all of it (rollback), so nothing was changed"
     )
     progress(f"schema init skipped: {reason}")

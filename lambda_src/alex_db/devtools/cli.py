@@ -119,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, BotoCoreError):  # no credentials, no region, endpoint unreachable, ...
             hint = "check AWS credentials and the region (AWS_REGION or AWS_DEFAULT_REGION), or use --local"
             return _fail(str(exc), hint, EXIT_USAGE)
+        if type(exc).__module__.startswith("psycopg"):  # the local server refused or dropped the connection
+            hint = (
+                f"is the local PostgreSQL running? `alex-db local up --dir {getattr(args, 'dir', '.local')}` starts it"
+            )
+            return _fail(f"local PostgreSQL: {exc}", hint, EXIT_DATABASE)
         raise
 
 
