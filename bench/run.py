@@ -79,6 +79,48 @@ def data_api_calls(server, manifest: dict) -> None:
     api.close()
 
 
+def large_job_calls(server, manifest: dict) -> None:
+    heading(
+        "1b",
+        "Data API calls for a 2 MB job",
+        "report 2 MB, charts 300 KB, retirement and summary 100 KB each, under the enforced 64 KB row / 1 MiB "
+        "response / 4 MiB request limits",
+    )
+    from alex_db import Database
+    from alex_db.wide_rows import PIECE_BYTES, PIECES_PER_CALL
+
+    api, client = fresh_database(server)
+    initialize(client, manifest, progress=lambda _line: None)
+    db = Database(client)
+    db.users.create_user("bench_user", "Bench")
+    line = 'markdown "quoted" text, ünïcödé\n'
+    sizes = {"report_payload": 2_000_000, "charts_payload": 300_000, "retirement_payload": 100_000,
+             "summary_payload": 100_000}  # fmt: skip
+    payloads = {c: {"markdown": line * (n // len(line.encode()))} for c, n in sizes.items()}
+    client.table_columns("jobs")  # the catalog read every client makes once
+    api.reset_counts()
+    job_id = db.jobs.create_job("bench_user", "portfolio_analysis", {"q": "all"})
+    db.jobs.update_report(job_id, payloads["report_payload"])
+    db.jobs.update_charts(job_id, payloads["charts_payload"])
+    db.jobs.update_retirement(job_id, payloads["retirement_payload"])
+    db.jobs.update_summary(job_id, payloads["summary_payload"])
+    writes = sum(api.calls.values())
+    api.reset_counts()
+    job = db.jobs.find_by_id(job_id)
+    reads = sum(api.calls.values())
+    api.reset_counts()
+    listed = db.jobs.find_by_user("bench_user")
+    listing = sum(api.calls.values())
+    exact = all(job[c] == p for c, p in payloads.items()) and listed[0]["report_payload"] == payloads["report_payload"]
+    stored = sum(len(json.dumps(p, ensure_ascii=False).encode()) for p in payloads.values())
+    floor = 1 + -(-stored * 4 // 3 // (1024 * 1024))
+    print(f"   writes: {writes} calls (create_job + 4 update_*: one call each, every request < 4 MiB)")
+    print(f"   find_by_id: {reads} calls (1 row query + bytea pieces of {PIECE_BYTES} bytes, {PIECES_PER_CALL} per "
+          f"response); floor for {stored / 1e6:.2f} MB as base64 in 1 MiB responses: {floor}")  # fmt: skip
+    print(f"   find_by_user: {listing} calls; round trip exact: {exact}")
+    api.close()
+
+
 def local_init_time(server, manifest: dict) -> None:
     heading(2, "local init, empty -> populated", "median of 5 runs of initialize() on a new database each, server up")
     times = []
@@ -214,6 +256,7 @@ def main() -> None:
         server = start_server(Path(tmp) / "pg", persistent=False)
         try:
             data_api_calls(server, manifest)
+            large_job_calls(server, manifest)
             local_init_time(server, manifest)
         finally:
             stop_server(server.data_dir)

@@ -26,7 +26,8 @@ from alex_db.connection import (
     env_settings,
     stack_outputs,
 )
-from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError, ResultValueError
+from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError, ParameterError, ResultValueError
+from alex_db.limits import MAX_REQUEST_BYTES
 from alex_db.table_writes import TableWrites
 
 log = logging.getLogger("alex_db")
@@ -51,7 +52,6 @@ RETRYABLE_CODES = frozenset(
 AFTER_CREATE_CODES = frozenset(
     {"HttpEndpointNotEnabledException", "SecretsErrorException", "DatabaseNotFoundException"}
 )
-MAX_REQUEST_BYTES = 4 * 1024 * 1024  # BatchExecuteStatement request limit
 BATCH_CHUNK_BYTES = MAX_REQUEST_BYTES - 256 * 1024  # headroom for the envelope and base64 growth
 # While RDS rotates the master password, a caller may briefly read the previous one from the
 # secret: a failed login is retried a few times, never indefinitely (a wrong secret stays wrong).
@@ -176,6 +176,7 @@ class DataApiClient(TableWrites):
         request: dict[str, Any] = {"sql": sql, "includeResultMetadata": True}
         if params:
             request["parameters"] = to_parameters(params)
+            _check_request_size(request["parameters"])
         if transaction_id:
             request["transactionId"] = transaction_id
         response = self._call("execute_statement", **request)
@@ -283,6 +284,22 @@ class Transaction(TableWrites):
     def batch(self, sql: str, param_sets: Sequence[Mapping[str, Any]]) -> int:
         with self._lock:
             return self.client.batch(sql, param_sets, transaction_id=self.id)
+
+
+def _encoded_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=lambda b: "x" * (len(b) * 4 // 3 + 4)).encode())
+
+
+def _check_request_size(parameters: list[dict[str, Any]]) -> None:
+    """Refuse before sending what the Data API would refuse, naming the parameter that makes it too large."""
+    size = _encoded_size(parameters)
+    if size > BATCH_CHUNK_BYTES:
+        largest = max(parameters, key=_encoded_size)
+        raise ParameterError(
+            f"the request's parameters are {size:,} bytes; the Data API accepts {MAX_REQUEST_BYTES:,} per request "
+            f"(parameter :{largest['name']} alone is {_encoded_size(largest):,} bytes): store documents that "
+            f"large elsewhere (e.g. S3) and keep a reference in the database"
+        )
 
 
 def _chunks(sql: str, encoded: list[list[dict[str, Any]]]) -> Iterator[list[list[dict[str, Any]]]]:

@@ -172,3 +172,16 @@ def test_bad_migration_name_fails_synth_in_process(tmp_path):
     (migrations / "2_oops.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationFileError, match=r"2_oops\.sql: migration files are named NNNN_snake_case_name\.sql"):
         synth_stack("dev", migrations_dir=str(migrations))
+
+
+def test_transaction_control_in_a_migration_fails_synth_naming_file_and_line(tmp_path):
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", migrations)
+    (migrations / "0003_half.sql").write_text(
+        "CREATE TABLE watchlists (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY w ON watchlists (id);\n"
+    )
+    result = synth_process(tmp_path, migrations_dir=str(migrations))
+    assert result.returncode != 0
+    assert "0003_half.sql:2: COMMIT: transaction control would end the migration's own transaction" in result.stderr
+    assert "0003_half.sql:3: CONCURRENTLY: PostgreSQL refuses it inside a transaction block" in result.stderr
+    assert "Traceback" not in result.stderr

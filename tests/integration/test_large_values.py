@@ -102,3 +102,15 @@ def test_value_that_never_stops_changing_is_an_error(db, db_client, big_job, mon
     monkeypatch.setattr(db_client, "query", query_then_update)
     with pytest.raises(DataApiError, match="changed during each of 3 reads"):
         db.jobs.find_by_id(job_id)
+
+
+def test_value_over_the_request_limit_is_refused_before_sending(db, db_api):
+    from alex_db.errors import ParameterError
+
+    db.users.create_user("user_huge", "Huge")
+    job_id = db.jobs.create_job("user_huge", "portfolio_analysis", {})
+    db_api.reset_counts()
+    with pytest.raises(ParameterError, match=r"parameter :payload alone is \d,\d{3},\d{3} bytes"):
+        db.jobs.update_report(job_id, document("report", 5_000_000))
+    assert sum(db_api.calls.values()) == 0
+    assert db.jobs.find_by_id(job_id)["report_payload"] is None
