@@ -7,7 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
 PROFILE ?= dev
-CDK_ARGS := -c profile=$(PROFILE)
+DECOMMISSION ?=
+CDK_ARGS := -c profile=$(PROFILE)$(if $(DECOMMISSION), -c decommission=true)
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
@@ -66,5 +67,6 @@ diff: setup  ## show what a deploy would change (needs AWS credentials)
 deploy: setup  ## deploy AlexDatabase-$(PROFILE) (needs AWS credentials and a bootstrapped account)
 	$(CDK) deploy $(CDK_ARGS) --require-approval broadening
 
-destroy: setup  ## delete AlexDatabase-$(PROFILE); dev leaves nothing billable, prod keeps a snapshot
+destroy: setup  ## delete AlexDatabase-$(PROFILE); dev leaves nothing billable; prod takes two steps (it explains them)
+	@$(PY) -m stacks.destroy_guard $(PROFILE) $(if $(DECOMMISSION),--decommission)
 	$(CDK) destroy $(CDK_ARGS)

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 PROFILES_CONTEXT_KEY = "alex:profiles"
 PROFILE_CONTEXT_KEY = "profile"
 VPC_ID_CONTEXT_KEY = "vpc_id"
+# `-c decommission=true` (make deploy/destroy DECOMMISSION=1): the first of the two steps that really
+# destroy a protected profile - protection off, instances deletable; the final snapshot stays.
+DECOMMISSION_CONTEXT_KEY = "decommission"
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
@@ -40,6 +43,11 @@ class DatabaseProfile(BaseModel):
     database_name: str = Field(default="alex", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     master_username: str = Field(default="alex_admin", pattern=r"^[a-z][a-z0-9_]{0,15}$")
     vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    # Performance Insights (Database Insights standard, free 7-day retention), enhanced monitoring
+    # and CloudWatch alarms routed to an SNS topic; `alarm_email` subscribes one address to it.
+    observability: bool = False
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    decommission: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> DatabaseProfile:
@@ -56,7 +64,14 @@ class DatabaseProfile(BaseModel):
             raise ValueError("auto_pause_seconds applies only when min_capacity=0")
         if self.removal_policy == "destroy" and self.deletion_protection:
             raise ValueError("removal_policy='destroy' contradicts deletion_protection=true")
+        if self.alarm_email and not self.observability:
+            raise ValueError("alarm_email needs observability=true (the alarms it would receive)")
         return self
+
+    @property
+    def protected(self) -> bool:
+        """Deletion protection, termination protection and retained writer: on unless decommissioning."""
+        return self.deletion_protection and not self.decommission
 
     @property
     def auto_pause(self) -> bool:
@@ -82,6 +97,8 @@ def load_profile(context: dict[str, Any]) -> DatabaseProfile:
     values = dict(profiles[name])
     if context.get(VPC_ID_CONTEXT_KEY):
         values["vpc_id"] = context[VPC_ID_CONTEXT_KEY]
+    if str(context.get(DECOMMISSION_CONTEXT_KEY, "")).lower() in ("true", "1", "yes"):
+        values["decommission"] = True
     try:
         return DatabaseProfile(name=name, **values)
     except ValidationError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Duration, Environment, RemovalPolicy, Stack
+from aws_cdk import CfnDeletionPolicy, CfnOutput, CfnResource, Duration, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -16,6 +16,7 @@ from constructs import Construct
 from stacks import guardrails
 from stacks.access import DataApiConsumerPolicy
 from stacks.config import (
+    DECOMMISSION_CONTEXT_KEY,
     LOG_RETENTION_DAYS,
     PROFILE_CONTEXT_KEY,
     PROFILES_CONTEXT_KEY,
@@ -23,6 +24,7 @@ from stacks.config import (
     DatabaseProfile,
     load_profile,
 )
+from stacks.monitoring import DatabaseAlarms
 from stacks.schema_init import SchemaInit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +39,12 @@ RETENTION_BY_DAYS = dict(zip(LOG_RETENTION_DAYS, [r for r in logs.RetentionDays 
 REMOVAL_POLICIES = {
     "destroy": RemovalPolicy.DESTROY,
     "snapshot": RemovalPolicy.SNAPSHOT,
-    "retain": RemovalPolicy.RETAIN,
+    # RetainExceptOnCreate: a failed first create still cleans up, so a fixed name never blocks the retry.
+    "retain": RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
 }
+# CDK's restrict-default-security-group custom resource (feature flag) runs a singleton Lambda.
+RESTRICT_DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
+PROFILE_TAG = "alex:profile"
 
 
 def stack_name(profile: str) -> str:
@@ -61,8 +67,11 @@ class DatabaseStack(Stack):
         super().__init__(scope, id, **kwargs)
         self.profile = profile
         removal = REMOVAL_POLICIES[profile.removal_policy]
-        # Log groups and the VPC hold no data worth a snapshot: destroy or retain only.
-        simple_removal = RemovalPolicy.DESTROY if removal is RemovalPolicy.DESTROY else RemovalPolicy.RETAIN
+        # Log groups and the VPC hold no data worth a snapshot: destroy, or retain except when the
+        # first create fails (a retained fixed-name log group would block the next deploy).
+        simple_removal = (
+            RemovalPolicy.DESTROY if removal is RemovalPolicy.DESTROY else RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+        )
 
         self.vpc = self._network(profile, simple_removal)
         self.security_group = ec2.SecurityGroup(
@@ -83,6 +92,14 @@ class DatabaseStack(Stack):
             seed_dir=seed_dir,
             log_retention=RETENTION_BY_DAYS[profile.log_retention_days],
             log_removal_policy=simple_removal,
+        )
+        self._own_singleton_log_groups(profile, simple_removal)
+        self.alarms = (
+            DatabaseAlarms(
+                self, "Alarms", cluster=self.cluster, max_capacity=profile.max_capacity, email=profile.alarm_email
+            )
+            if profile.observability
+            else None
         )
         self._outputs(profile)
 
@@ -135,14 +152,27 @@ class DatabaseStack(Stack):
             retention=RETENTION_BY_DAYS[profile.log_retention_days],
             removal_policy=log_removal,
         )
+        insights = (
+            {
+                "enable_performance_insights": True,
+                "performance_insight_retention": rds.PerformanceInsightRetention.DEFAULT,
+            }
+            if profile.observability
+            else {}
+        )
         cluster = rds.DatabaseCluster(
             self,
             "Cluster",
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
             cluster_identifier=cluster_identifier,
-            writer=rds.ClusterInstance.serverless_v2("writer", auto_minor_version_upgrade=True),
+            writer=rds.ClusterInstance.serverless_v2("writer", auto_minor_version_upgrade=True, **insights),
+            # Database Insights standard mode: Performance Insights with the free 7-day retention.
+            database_insights_mode=rds.DatabaseInsightsMode.STANDARD if profile.observability else None,
+            enable_performance_insights=profile.observability or None,
+            performance_insight_retention=(rds.PerformanceInsightRetention.DEFAULT if profile.observability else None),
+            monitoring_interval=Duration.seconds(60) if profile.observability else None,
             readers=[
-                rds.ClusterInstance.serverless_v2(f"reader{i + 1}", scale_with_writer=True)
+                rds.ClusterInstance.serverless_v2(f"reader{i + 1}", scale_with_writer=True, **insights)
                 for i in range(profile.reader_count)
             ],
             serverless_v2_min_capacity=profile.min_capacity,
@@ -162,11 +192,23 @@ class DatabaseStack(Stack):
             security_groups=[self.security_group],
             cloudwatch_logs_exports=["postgresql"],
             backup=rds.BackupProps(retention=Duration.days(profile.backup_retention_days)),
-            deletion_protection=profile.deletion_protection,
+            deletion_protection=profile.protected,
             removal_policy=removal,
             copy_tags_to_snapshot=True,
         )
         cluster.node.add_dependency(postgres_logs)
+        cfn_cluster = cluster.node.default_child
+        # DatabaseName, StorageEncrypted and DBSubnetGroupName are create-only: changing one means a
+        # replacement, which CloudFormation refuses for a custom-named cluster - and if it ever
+        # happened, the old cluster leaves a snapshot in every profile rather than vanishing.
+        cfn_cluster.cfn_options.update_replace_policy = CfnDeletionPolicy.SNAPSHOT
+        if profile.protected:
+            # CloudFormation deletes instances before the cluster, and RDS lets an instance go while the
+            # cluster is deletion-protected: the writer is retained so a delete cannot leave the
+            # cluster writer-less (termination protection stops the delete before it starts anyway).
+            cluster.node.find_child("writer").node.default_child.apply_removal_policy(
+                RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            )
         guardrails.acknowledge(
             cluster.node.default_child,
             "AwsSolutions-RDS6",
@@ -174,14 +216,38 @@ class DatabaseStack(Stack):
             "isolated subnets, a security group with zero ingress rules, and every client uses the RDS Data "
             "API, which is itself authorised by IAM (rds-data actions on this cluster ARN) plus the secret.",
         )
-        if not profile.deletion_protection:
+        if not profile.protected:
             guardrails.acknowledge(
                 cluster.node.default_child,
                 "AwsSolutions-RDS10",
-                reason="The dev profile must be removable by `cdk destroy` so that nothing billable remains; the "
-                "prod profile enables deletion protection (asserted by tests/infra/test_database_stack.py).",
+                reason="The dev profile must be removable by `cdk destroy` so that nothing billable remains, and a "
+                "decommissioned prod is on its way out; prod enables deletion protection (tests/infra asserts it).",
+            )
+        if profile.observability:
+            guardrails.acknowledge(
+                cluster.node.find_child("MonitoringRole"),
+                "AwsSolutions-IAM4",
+                reason="Enhanced monitoring's role uses AmazonRDSEnhancedMonitoringRole, the policy AWS documents for "
+                "it: RDS writes OS metrics to its own account-wide RDSOSMetrics log group and nothing else.",
+                finding="[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
             )
         return cluster
+
+    def _own_singleton_log_groups(self, profile: DatabaseProfile, removal: RemovalPolicy) -> None:
+        """Point CDK's own singleton functions at log groups this stack owns (retention, and gone on destroy)."""
+        provider = self.node.try_find_child(RESTRICT_DEFAULT_SG_PROVIDER)
+        if provider is None:  # an imported VPC: no restrict-default-SG custom resource
+            return
+        handler = provider.node.find_child("Handler")
+        assert isinstance(handler, CfnResource)
+        log_group = logs.LogGroup(
+            self,
+            "RestrictDefaultSgLogs",
+            retention=RETENTION_BY_DAYS[profile.log_retention_days],
+            removal_policy=removal,
+        )
+        handler.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})
+        handler.node.add_dependency(log_group)
 
     def _outputs(self, profile: DatabaseProfile) -> None:
         values = {
@@ -198,6 +264,12 @@ class DatabaseStack(Stack):
                 "Managed policy granting Data API access; attach it to agent roles",
             ),
         }
+        CfnOutput(
+            self,
+            "Profile",
+            value=profile.name,
+            description="Deployment profile; alex-db treats a stack whose profile is protected as prod",
+        )
         CfnOutput(
             self,
             "SchemaVersion",
@@ -224,7 +296,8 @@ class DatabaseStack(Stack):
 def build_database_stack(app: Construct) -> DatabaseStack:
     """The stack for the profile chosen in context; env-agnostic unless CDK_DEFAULT_* are set."""
     context = {
-        key: app.node.try_get_context(key) for key in (PROFILES_CONTEXT_KEY, PROFILE_CONTEXT_KEY, VPC_ID_CONTEXT_KEY)
+        key: app.node.try_get_context(key)
+        for key in (PROFILES_CONTEXT_KEY, PROFILE_CONTEXT_KEY, VPC_ID_CONTEXT_KEY, DECOMMISSION_CONTEXT_KEY)
     }
     # Overridable so tests can synth against broken copies; relative to the project root.
     migrations_dir = ROOT / (app.node.try_get_context("migrations_dir") or "migrations")
@@ -241,5 +314,8 @@ def build_database_stack(app: Construct) -> DatabaseStack:
         seed_dir=seed_dir,
         env=env,
         description=f"Alex database ({profile.name}): Aurora Serverless v2 PostgreSQL with the RDS Data API",
+        # A protected profile cannot be deleted at all until `make deploy DECOMMISSION=1` turns this off.
+        termination_protection=profile.protected,
+        tags={PROFILE_TAG: profile.name},
     )
     return stack

@@ -301,3 +301,19 @@ def test_history_table_error_is_raised_when_the_table_is_still_missing(api, data
     monkeypatch.setattr(apply, "CREATE_HISTORY_TABLE", "CREATE TABLE schema_migrations (version nonsense_type)")
     with pytest.raises(DataApiError, match='type "nonsense_type" does not exist'):
         apply.read_applied(client)
+
+
+def test_restore_point_is_logged_before_anything_is_applied(init, manifest, caplog):
+    import datetime as dt
+    import logging
+    import re
+
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with caplog.at_level(logging.INFO, logger="alex_db"):
+        init("Create", manifest)
+    lines = [r.getMessage() for r in caplog.records]
+    point = next(i for i, line in enumerate(lines) if line.startswith("restore point:"))
+    first_migration = next(i for i, line in enumerate(lines) if "0001 initial_schema" in line)
+    assert point < first_migration
+    stamp = re.search(r"recoverable to (\S+Z) \(UTC\)", lines[point]).group(1)
+    assert dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,6 +52,10 @@ def initialize(
         progress(f"schema init skipped: {reason}")
         return InitSummary(schema_version=max(a.version for a in applied), skipped_reason=reason)
     if current.pending:
+        # The undo for a bad migration is point-in-time recovery to this moment (README: "Undo a
+        # migration"); logged before the first statement so the time is in the log even if it fails.
+        before = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        progress(f"restore point: the database as it was before this run is recoverable to {before} (UTC)")
         progress(f"applying {len(current.pending)} migration(s):")
     results = apply(client, current.pending, progress=progress)
     seeded = upsert_instruments(client, manifest["seed"]["instruments"])

@@ -1,0 +1,164 @@
+"""Lifecycle traps read from CloudFormation's and RDS's documented behaviour, proven in the templates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import aws_cdk as cdk
+import pytest
+
+from tests.infra.conftest import ROOT, cdk_context, synth_stack
+from tests.infra.test_database_stack import only, resources
+
+# Properties that give a resource a fixed physical name (a second create with the same name fails).
+NAME_PROPERTIES = {
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::RDS::DBCluster": "DBClusterIdentifier",
+    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
+    "AWS::SSM::Parameter": "Name",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::SecretsManager::Secret": "Name",
+}
+# Every fixed-name resource, per profile: (type, name) -> (DeletionPolicy, UpdateReplacePolicy).
+# None of them may be plainly "Retain": it also applies when the first create rolls back, and
+# the retained name then blocks the next deploy.
+FIXED_NAMES = {
+    "dev": {
+        ("AWS::Logs::LogGroup", "/aws/rds/cluster/alex-dev/postgresql"): ("Delete", "Delete"),
+        ("AWS::RDS::DBCluster", "alex-dev"): ("Delete", "Snapshot"),
+        ("AWS::SSM::Parameter", "/alex/dev/database/cluster-arn"): (None, None),
+        ("AWS::SSM::Parameter", "/alex/dev/database/secret-arn"): (None, None),
+        ("AWS::SSM::Parameter", "/alex/dev/database/database-name"): (None, None),
+        ("AWS::SSM::Parameter", "/alex/dev/database/consumer-policy-arn"): (None, None),
+    },
+    "prod": {
+        ("AWS::Logs::LogGroup", "/aws/rds/cluster/alex-prod/postgresql"): ("RetainExceptOnCreate", "Retain"),
+        ("AWS::RDS::DBCluster", "alex-prod"): ("Snapshot", "Snapshot"),
+        ("AWS::SSM::Parameter", "/alex/prod/database/cluster-arn"): (None, None),
+        ("AWS::SSM::Parameter", "/alex/prod/database/secret-arn"): (None, None),
+        ("AWS::SSM::Parameter", "/alex/prod/database/database-name"): (None, None),
+        ("AWS::SSM::Parameter", "/alex/prod/database/consumer-policy-arn"): (None, None),
+    },
+}
+
+
+def fixed_names(template: dict) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    found = {}
+    for resource in template["Resources"].values():
+        name = resource.get("Properties", {}).get(NAME_PROPERTIES.get(resource["Type"], ""))
+        if isinstance(name, str):
+            found[(resource["Type"], name)] = (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy"))
+    return found
+
+
+def synth_template(tmp_path, profile: str, **context) -> tuple[cdk.Stack, dict]:
+    stack = synth_stack(profile, outdir=str(tmp_path), **context)
+    cdk.App.of(stack).synth()
+    return stack, json.loads((tmp_path / f"{stack.stack_name}.template.json").read_text())
+
+
+def test_every_fixed_name_and_its_policies(template_json, profile):
+    names = fixed_names(template_json[profile])
+    assert names == FIXED_NAMES[profile]
+    assert all(policy != "Retain" for policy, _ in names.values())
+    for resource in template_json[profile]["Resources"].values():  # generated names: no plain Retain either
+        assert resource.get("DeletionPolicy") != "Retain", resource["Type"]
+
+
+def test_prod_cannot_be_half_destroyed(stacks, template_json):
+    assert stacks["prod"].termination_protection is True and stacks["dev"].termination_protection is False
+    writer = template_json["prod"]["Resources"]["Clusterwriter2D9E9F4C"]
+    assert writer["DeletionPolicy"] == "RetainExceptOnCreate"  # never deleted before the protected cluster
+    assert only(template_json["prod"], "AWS::RDS::DBCluster")["Properties"]["DeletionProtection"] is True
+
+
+def test_termination_protection_reaches_the_cloud_assembly(assembly_dir):
+    manifest = json.loads((assembly_dir / "prod" / "manifest.json").read_text())
+    artifact = manifest["artifacts"]["AlexDatabase-prod"]
+    assert artifact["properties"]["terminationProtection"] is True
+    assert artifact["properties"]["tags"] == {"alex:profile": "prod"}
+
+
+def test_decommission_is_the_first_of_two_steps(tmp_path):
+    stack, template = synth_template(tmp_path, "prod", decommission="true")
+    assert stack.termination_protection is False
+    cluster = only(template, "AWS::RDS::DBCluster")
+    assert cluster["Properties"]["DeletionProtection"] is False
+    assert cluster["DeletionPolicy"] == "Snapshot"  # the final snapshot stays
+    for instance in resources(template, "AWS::RDS::DBInstance").values():
+        assert instance["DeletionPolicy"] == "Delete"
+
+
+def test_cluster_replacement_keeps_a_snapshot_in_every_profile(template_json, profile):
+    assert only(template_json[profile], "AWS::RDS::DBCluster")["UpdateReplacePolicy"] == "Snapshot"
+
+
+def test_every_lambda_logs_to_a_log_group_the_stack_owns(template_json, profile):
+    template = template_json[profile]
+    groups = resources(template, "AWS::Logs::LogGroup")
+    functions = resources(template, "AWS::Lambda::Function")
+    assert len(functions) == 3  # schema-init handler, the Provider framework, CDK's restrict-default-SG
+    for logical_id, function in functions.items():
+        target = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        group = groups[target]
+        assert group["Properties"]["RetentionInDays"] == {"dev": 7, "prod": 365}[profile], logical_id
+        assert group["DeletionPolicy"] == {"dev": "Delete", "prod": "RetainExceptOnCreate"}[profile], logical_id
+
+
+def test_profile_is_an_output_and_a_stack_tag(template_json, stacks, profile):
+    assert template_json[profile]["Outputs"]["Profile"]["Value"] == profile
+    assert stacks[profile].tags.tag_values() == {"alex:profile": profile}
+
+
+def test_prod_has_insights_enhanced_monitoring_and_alarms(template_json):
+    template = template_json["prod"]
+    cluster = only(template, "AWS::RDS::DBCluster")["Properties"]
+    assert cluster["DatabaseInsightsMode"] == "standard"
+    assert cluster["PerformanceInsightsEnabled"] is True and cluster["PerformanceInsightsRetentionPeriod"] == 7
+    for instance in resources(template, "AWS::RDS::DBInstance").values():
+        assert instance["Properties"]["EnablePerformanceInsights"] is True
+        assert instance["Properties"]["MonitoringInterval"] == 60
+    alarms = {
+        a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert set(alarms) == {"ServerlessDatabaseCapacity", "CPUUtilization", "FreeableMemory", "Deadlocks"}
+    assert alarms["ServerlessDatabaseCapacity"]["Threshold"] == 16
+    (topic_id,) = resources(template, "AWS::SNS::Topic")
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    topic = resources(template, "AWS::SNS::Topic")[topic_id]["Properties"]
+    assert "KmsMasterKeyId" in topic
+    assert not resources(template, "AWS::SNS::Subscription")  # no address configured in cdk.json
+
+
+def test_alarm_email_is_a_profile_setting(tmp_path):
+    profiles = cdk_context()["alex:profiles"]
+    prod = {**profiles["prod"], "alarm_email": "oncall@example.com"}
+    _, template = synth_template(tmp_path, "prod", **{"alex:profiles": {**profiles, "prod": prod}})
+    (subscription,) = resources(template, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
+
+
+def test_dev_has_no_monitoring_costs(template_json):
+    template = template_json["dev"]
+    assert not resources(template, "AWS::CloudWatch::Alarm") and not resources(template, "AWS::SNS::Topic")
+    assert "MonitoringInterval" not in only(template, "AWS::RDS::DBInstance")["Properties"]
+
+
+@pytest.mark.parametrize("decommission", ["", "DECOMMISSION=1"])
+def test_make_destroy_prod_explains_the_two_steps(decommission):
+    result = subprocess.run(
+        ["make", "-n" if decommission else "-s", "destroy", "PROFILE=prod", *([decommission] if decommission else [])],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if decommission:  # -n: the real destroy runs cdk destroy with decommission=true
+        assert "cdk destroy -c profile=prod -c decommission=true" in result.stdout
+        return
+    assert result.returncode != 0
+    assert "make deploy PROFILE=prod DECOMMISSION=1" in result.stdout + result.stderr
+    assert "make destroy PROFILE=prod DECOMMISSION=1" in result.stdout + result.stderr
