@@ -53,24 +53,34 @@ def env_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     }
 
 
-def stack_outputs(stack_name: str, *, cloudformation: Any | None = None) -> dict[str, str]:
-    """resource_arn, secret_arn and database from a deployed stack's outputs."""
+def describe_stack(stack_name: str, *, cloudformation: Any | None = None) -> dict[str, Any]:
+    """The stack as CloudFormation describes it (outputs, tags, status)."""
     if cloudformation is None:
         import boto3
 
         cloudformation = boto3.client("cloudformation")
     try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+        return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     except ClientError as exc:
         raise ConfigurationError(
             f"cannot read stack {stack_name!r}: {exc.response['Error'].get('Message', exc)} "
             "(is it deployed in this account/region, and are AWS credentials set?)"
         ) from exc
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
+    """resource_arn, secret_arn and database from a described stack's outputs."""
+    name = stack.get("StackName", "?")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     missing = [key for key in STACK_OUTPUTS.values() if key not in outputs]
     if missing:
         raise ConfigurationError(
-            f"stack {stack_name!r} has no output(s) {', '.join(missing)} (looked for "
+            f"stack {name!r} has no output(s) {', '.join(missing)} (looked for "
             f"{', '.join(STACK_OUTPUTS.values())}); is it an AlexDatabase stack?"
         )
     return {arg: outputs[key] for arg, key in STACK_OUTPUTS.items()}
+
+
+def stack_outputs(stack_name: str, *, cloudformation: Any | None = None) -> dict[str, str]:
+    """resource_arn, secret_arn and database from a deployed stack's outputs."""
+    return outputs_of(describe_stack(stack_name, cloudformation=cloudformation))

@@ -15,7 +15,8 @@
     │   ├── TransactionEscaped    a statement ended the migration's transaction; nothing recorded
     │   ├── InterruptedMigration  history holds a version whose transaction was ended halfway
     │   └── ManifestMismatch      CloudFormation asked for a manifest this code does not bundle
-    └── SeedError                 seed or sample data the schemas reject (names file, row, field)
+    ├── SeedError                 seed or sample data the schemas reject (names file, row, field)
+    └── ResetRefused              `alex-db reset` would drop what it cannot recreate; nothing dropped
 
 ConfigurationError, ParameterError, UnknownColumnError and SeedError are also ValueErrors, so callers
 that caught ValueError before keep working.
@@ -131,3 +132,7 @@ class ManifestMismatch(MigrationError):
 
 class SeedError(AlexDbError, ValueError):
     """Seed or sample data that the schemas reject; the message names file, row and field."""
+
+
+class ResetRefused(AlexDbError):
+    """`alex-db reset` would drop something it cannot recreate (names it); nothing was dropped."""

@@ -174,7 +174,11 @@ def test_test_connection(local_dir):
     [
         (["status"], "error: no database target given", "hint: use --local, --stack AlexDatabase-dev"),
         (["status", "--local", "--stack", "AlexDatabase-dev"], "choose one target, got --local and --stack", None),
-        (["status", "--local", "--dir", "/nonexistent/alex"], "no local database in /nonexistent/alex", "make local"),
+        (
+            ["status", "--local", "--dir", "/nonexistent/alex"],
+            "no local database in /nonexistent/alex",
+            "hint: create it with `alex-db local up --dir /nonexistent/alex`",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_a_hint(args, message, hint):
@@ -194,18 +198,38 @@ def test_argparse_usage_error_exits_2():
     assert result.returncode == 2 and "unrecognized arguments" in result.stderr
 
 
-def stubbed_cloudformation(stack: str, database: str):
+def stubbed_cloudformation(stack: str, database: str, *, profile: str | None = None, tags: dict | None = None):
     cfn = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(cfn)
     outputs = {"ClusterArn": CLUSTER_ARN, "SecretArn": SECRET_ARN, "DatabaseName": database}
+    if profile:
+        outputs["Profile"] = profile
     stubber.add_response(
         "describe_stacks",
         {"Stacks": [{"StackName": stack, "CreationTime": "2026-01-01T00:00:00Z", "StackStatus": "UPDATE_COMPLETE",
-                     "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]}]},
+                     "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+                     "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()]}]},
         {"StackName": stack},
     )  # fmt: skip
     stubber.activate()
     return cfn
+
+
+def stubbed_rds(*, deletion_protection: bool, tags: dict | None = None, error: str | None = None):
+    rds = boto3.client("rds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(rds)
+    if error:
+        stubber.add_client_error("describe_db_clusters", service_error_code=error, http_status_code=403)
+    else:
+        cluster = {
+            "DBClusterIdentifier": "alex-test",
+            "DBClusterArn": CLUSTER_ARN,
+            "DeletionProtection": deletion_protection,
+            "TagList": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+        }
+        stubber.add_response("describe_db_clusters", {"DBClusters": [cluster]}, {"DBClusterIdentifier": CLUSTER_ARN})
+    stubber.activate()
+    return rds
 
 
 def test_stack_target_reads_outputs_and_uses_the_data_api(pg_server, initialized_database, monkeypatch, capsys):
@@ -222,12 +246,58 @@ def test_stack_target_reads_outputs_and_uses_the_data_api(pg_server, initialized
     engine.close()
 
 
-def test_reset_refuses_a_prod_stack(monkeypatch, capsys):
-    monkeypatch.setattr(targets, "cloudformation_client", lambda: stubbed_cloudformation("AlexDatabase-prod", "alex"))
+@pytest.mark.parametrize(
+    ("stack", "profile", "tags", "protected", "reason"),
+    [
+        ("AlexDatabase-prod-eu", "prod", {}, False, "stack AlexDatabase-prod-eu's Profile output is prod"),
+        ("alex-db-eu", None, {"alex:profile": "prod"}, False, "stack alex-db-eu is tagged alex:profile=prod"),
+        ("AlexDatabase-staging", "staging", {}, True, "cluster alex-test has deletion protection on"),
+    ],
+)
+def test_reset_refuses_a_prod_stack_from_facts_not_names(monkeypatch, capsys, stack, profile, tags, protected, reason):
+    monkeypatch.setattr(
+        targets, "cloudformation_client", lambda: stubbed_cloudformation(stack, "alex", profile=profile, tags=tags)
+    )
+    monkeypatch.setattr(targets, "rds_client", lambda: stubbed_rds(deletion_protection=protected))
     monkeypatch.setattr(targets, "rds_data_client", lambda: object())
-    assert cli.main(["reset", "--stack", "AlexDatabase-prod", "--yes"]) == 2
+    assert cli.main(["reset", "--stack", stack, "--yes"]) == 2
     err = capsys.readouterr().err
-    assert "refusing to reset stack AlexDatabase-prod: it is a prod database" in err and "--force-prod" in err
+    assert f"refusing to reset stack {stack}: {reason}" in err and "hint: add --force-prod" in err
+
+
+def test_reset_refuses_a_deletion_protected_cluster_by_arn(monkeypatch, capsys):
+    # "alex-test": nothing in the name says prod; the cluster's deletion protection does.
+    monkeypatch.setattr(targets, "rds_client", lambda: stubbed_rds(deletion_protection=True))
+    monkeypatch.setattr(targets, "rds_data_client", lambda: object())
+    assert cli.main(["reset", "--cluster-arn", CLUSTER_ARN, "--secret-arn", SECRET_ARN, "--yes"]) == 2
+    assert (
+        "refusing to reset cluster alex-test: cluster alex-test has deletion protection on" in capsys.readouterr().err
+    )
+
+
+def test_reset_treats_an_unknowable_cluster_as_prod(monkeypatch, capsys):
+    monkeypatch.setattr(targets, "rds_client", lambda: stubbed_rds(deletion_protection=False, error="AccessDenied"))
+    monkeypatch.setattr(targets, "rds_data_client", lambda: object())
+    assert cli.main(["reset", "--cluster-arn", CLUSTER_ARN, "--secret-arn", SECRET_ARN, "--yes"]) == 2
+    assert "cannot tell whether cluster alex-test is prod (AccessDenied" in capsys.readouterr().err
+
+
+def test_dev_stack_dry_run_passes_the_guard_and_changes_nothing(pg_server, initialized_database, monkeypatch, capsys):
+    engine = LocalDataApi(pg_server.dsn(initialized_database))
+    monkeypatch.setattr(
+        targets,
+        "cloudformation_client",
+        lambda: stubbed_cloudformation("AlexDatabase-dev", initialized_database, profile="dev"),
+    )
+    monkeypatch.setattr(targets, "rds_client", lambda: stubbed_rds(deletion_protection=False))
+    monkeypatch.setattr(targets, "rds_data_client", lambda: engine)
+    assert cli.main(["reset", "--stack", "AlexDatabase-dev", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would drop table public.instruments" in out and "would drop function public.update_updated_at_column" in out
+    assert "dry run: " in out
+    with psycopg.connect(pg_server.dsn(initialized_database)) as conn:
+        assert conn.execute("SELECT count(*) FROM instruments").fetchone() == (22,)
+    engine.close()
 
 
 def test_test_connection_says_a_paused_cluster_is_resuming(pg_server, initialized_database, monkeypatch, capsys):
@@ -305,3 +375,36 @@ def test_server_killed_mid_migration_is_one_line_exit_3_and_the_rerun_applies_on
         assert history == [(1, True), (2, True), (3, True)]  # applied once, recorded once
     finally:
         alex_db("local", "down", "--dir", str(directory))
+
+
+def test_local_up_works_under_a_path_with_spaces_and_twice_at_once(tmp_path):
+    directory = tmp_path / "my projects" / "alex db"
+    command = [sys.executable, "-m", "alex_db", "local", "up", "--dir", str(directory)]
+    runs = [
+        subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"
+    ]
+    try:
+        results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+        for code, out, err in results:
+            assert code == 0, err
+            assert "instruments: 22" in out and "Traceback" not in err
+        applied = sum(out.count("initial_schema: 16 statements in") for _, out, _ in results)
+        assert applied == 1  # one of them migrated; the other found it done
+    finally:
+        alex_db("local", "down", "--dir", str(directory))
+
+
+def test_make_local_from_a_checkout_whose_path_has_a_space(tmp_path):
+    checkout = tmp_path / "alex checkout"
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        target = checkout / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    (checkout / ".venv").symlink_to(ROOT / ".venv")  # the installed environment; `make local` skips installing
+    result = subprocess.run(["make", "local"], cwd=checkout, capture_output=True, text=True, check=False)
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "instruments: 22" in result.stdout
+    finally:
+        subprocess.run(["make", "local-down"], cwd=checkout, capture_output=True, check=False)

