@@ -13,7 +13,7 @@ CDK_ARGS := -c profile=$(PROFILE)$(if $(DECOMMISSION), -c decommission=true)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup local local-down schema test lint format synth diff deploy destroy bench
+.PHONY: help setup local local-down schema test lint format synth checkov diff deploy destroy bench
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,16 @@ synth: setup  ## synthesize the stack (PROFILE=dev|prod) with cdk-nag, then cfn-
 	$(CDK) synth $(CDK_ARGS) --quiet
 	$(VENV)/bin/cfn-lint cdk.out/AlexDatabase-$(PROFILE).template.json
 	@echo "wrote cdk.out/AlexDatabase-$(PROFILE).template.json (cdk-nag AwsSolutions and cfn-lint clean)"
+
+.venv-checkov/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
+checkov: .venv-checkov/.installed  ## checkov on both profiles' templates (its own venv; skips with reasons in .checkov.yaml)
+	$(MAKE) --no-print-directory synth PROFILE=dev
+	$(MAKE) --no-print-directory synth PROFILE=prod
+	.venv-checkov/bin/checkov --config-file .checkov.yaml -f cdk.out/AlexDatabase-dev.template.json -f cdk.out/AlexDatabase-prod.template.json
 
 diff: setup  ## show what a deploy would change (needs AWS credentials)
 	$(CDK) diff $(CDK_ARGS)

@@ -31,7 +31,10 @@ PRICES = {
     "secret_month": 0.40,  # managed (rds!cluster-...) secrets are billed too
     "log_ingest_gb": 0.50,
     "storage_gb_month": 0.10,
+    "alarm_month": 0.10,  # standard-resolution CloudWatch alarm
 }
+# Enhanced monitoring at 60 s: one ~3 KB OS-metrics record per instance-minute into RDSOSMetrics.
+ASSUMED_MONITORING_GB_PER_INSTANCE = 0.13
 ASSUMED_IDLE_LOG_GB_PER_GROUP = 0.01  # a few MB/month: Lambda/flow/PostgreSQL logs while idle
 ASSUMED_STORAGE_GB = 1  # a fresh database; Aurora bills the storage actually used
 
@@ -229,6 +232,20 @@ def estimate(template: dict) -> list[tuple[str, float]]:
         )
         if cluster["Properties"].get("ManageMasterUserPassword"):
             lines.append(("RDS-managed master secret", PRICES["secret_month"]))
+    monitored = [i for i in instances if i["Properties"].get("MonitoringInterval")]
+    if monitored:
+        gb = len(monitored) * ASSUMED_MONITORING_GB_PER_INSTANCE
+        lines.append(
+            (f"enhanced monitoring, {len(monitored)} instance(s) (≈{gb:.2f} GB logs)", gb * PRICES["log_ingest_gb"])
+        )
+    insights = [i for i in instances if i["Properties"].get("EnablePerformanceInsights")]
+    if insights:
+        lines.append((f"Performance Insights / Database Insights standard, {len(insights)} instance(s), 7 days", 0.0))
+    alarms = of("AWS::CloudWatch::Alarm")
+    if alarms:
+        lines.append((f"{len(alarms)} CloudWatch alarm(s)", len(alarms) * PRICES["alarm_month"]))
+    if of("AWS::SNS::Topic"):
+        lines.append(("SNS alarm topic (email deliveries within the free tier)", 0.0))
     secrets = of("AWS::SecretsManager::Secret")
     if secrets:
         lines.append((f"{len(secrets)} Secrets Manager secret(s)", len(secrets) * PRICES["secret_month"]))
