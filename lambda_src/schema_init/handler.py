@@ -9,8 +9,9 @@ from typing import Any
 
 from alex_db.client import AFTER_CREATE_CODES, DataApiClient, RetryPolicy
 from alex_db.connection import boto3_rds_data_client
+from alex_db.deploy.app_role import parse_secret
 from alex_db.deploy.manifest import MANIFEST_FILE, load_manifest
-from alex_db.deploy.runner import initialize_for_request
+from alex_db.deploy.runner import AppRole, initialize_for_request
 
 log = logging.getLogger("alex_db")
 log.setLevel(logging.INFO)
@@ -21,13 +22,25 @@ RETRY_BUDGET_SECONDS = float(os.environ.get("ALEX_DB_RETRY_BUDGET_SECONDS", "120
 MAX_DATA_VALUE = 1000  # keep the response far below CloudFormation's 4,096-byte limit
 
 
+def app_role(props: dict[str, Any], secrets_client: Any = None) -> AppRole | None:
+    """The agents' role and the app secret's AWSCURRENT credentials (read here, never logged or returned)."""
+    if not props.get("AppSecretArn"):
+        return None
+    if secrets_client is None:
+        import boto3
+
+        secrets_client = boto3.client("secretsmanager")
+    value = secrets_client.get_secret_value(SecretId=props["AppSecretArn"], VersionStage="AWSCURRENT")
+    return AppRole(props["AppRole"], parse_secret(value["SecretString"]))
+
+
 def retry_policy() -> RetryPolicy:
     """Waits out a resuming cluster and, right after the cluster's creation, its endpoint/secret/database."""
     return RetryPolicy(budget_seconds=RETRY_BUDGET_SECONDS, also_retry=AFTER_CREATE_CODES)
 
 
 def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClient | None = None,
-             manifest: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+             manifest: dict[str, Any] | None = None, secrets_client: Any = None) -> dict[str, Any]:  # fmt: skip
     request_type = event["RequestType"]
     props = event["ResourceProperties"]
     # One physical id for the resource's whole life: a new id would make CloudFormation delete the old.
@@ -50,6 +63,7 @@ def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClien
         manifest or load_manifest(MANIFEST_PATH),
         requested_hash=props.get("ManifestHash"),
         requested_migrations=props.get("Migrations") or (),
+        app_role=app_role(props, secrets_client),
         progress=log.info,
     )
     applied = ",".join(summary.migrations_applied) or "none"

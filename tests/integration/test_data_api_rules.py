@@ -170,3 +170,9 @@ def test_statement_count_agrees_with_the_migration_splitter(api, database):
 def test_timestamps_are_sent_with_three_fractional_digits(client):
     value = dt.datetime(2024, 5, 1, 12, 0, 0, 123456)
     assert client.query_one("SELECT CAST(:t AS timestamp) AS t", {"t": value})["t"] == value.replace(microsecond=123000)
+
+
+def test_percent_signs_reach_postgresql_as_written(api, database):
+    assert call(api, database, "SELECT format('%s%%', 5) AS v")["records"] == [[{"stringValue": "5%"}]]
+    with_parameter = call(api, database, "SELECT format('%s%%', :n) AS v", [{"name": "n", "value": {"longValue": 5}}])
+    assert with_parameter["records"] == [[{"stringValue": "5%"}]]

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from alex_db.client import DataApiClient
+from alex_db.deploy.app_role import ensure_app_role
 from alex_db.deploy.apply import apply, read_applied
 from alex_db.deploy.manifest import migration_labels, migrations_of
 from alex_db.deploy.plan import plan
@@ -32,13 +33,22 @@ def instrument_count(client: DataApiClient) -> int:
     return row["instruments"] if row else 0
 
 
+@dataclass(frozen=True)
+class AppRole:
+    """The agents' group role and the app secret's current credentials (see alex_db.deploy.app_role)."""
+
+    group: str
+    credentials: dict[str, str] = field(repr=False)
+
+
 def initialize(
     client: DataApiClient,
     manifest: dict[str, Any],
     *,
+    app_role: AppRole | None = None,
     progress: Callable[[str], None] = print,
 ) -> InitSummary:
-    """Bring the database up to the manifest: pending migrations, then the seed upserts."""
+    """Bring the database up to the manifest: the app role, pending migrations, then the seed upserts."""
     migrations = migrations_of(manifest)
     applied = read_applied(client)
     current = plan(applied, migrations)
@@ -51,6 +61,11 @@ def initialize(
         )
         progress(f"schema init skipped: {reason}")
         return InitSummary(schema_version=max(a.version for a in applied), skipped_reason=reason)
+    if app_role is not None:
+        # Before the migrations, so their tables get the role's default privileges and a migration
+        # may narrow them (REVOKE … FROM the group role) even on a fresh database.
+        ensure_app_role(client, app_role.group, app_role.credentials)
+        progress(f"app role {app_role.group}: login {app_role.credentials['username']} current, DML-only grants")
     if current.pending:
         # The undo for a bad migration is point-in-time recovery to this moment (README: "Undo a
         # migration"); logged before the first statement so the time is in the log even if it fails.
@@ -78,6 +93,7 @@ def initialize_for_request(
     *,
     requested_hash: str | None,
     requested_migrations: Sequence[str] = (),
+    app_role: AppRole | None = None,
     progress: Callable[[str], None] = print,
 ) -> InitSummary:
     """initialize() for a CloudFormation request, which may name an older manifest than the bundled one.
@@ -87,7 +103,7 @@ def initialize_for_request(
     has every migration the old manifest lists.
     """
     if requested_hash in (None, manifest["manifest_hash"]):
-        return initialize(client, manifest, progress=progress)
+        return initialize(client, manifest, app_role=app_role, progress=progress)
     bundled = migration_labels(manifest)
     requested = list(requested_migrations)
     if requested == bundled[: len(requested)]:

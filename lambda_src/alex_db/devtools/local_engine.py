@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import json
 import secrets
 import threading
 import time
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from botocore.exceptions import ParamValidationError
+from botocore.exceptions import ClientError, ParamValidationError
 from botocore.validate import ParamValidator
 from psycopg import errors as pg_errors
 from psycopg.conninfo import make_conninfo
@@ -74,6 +75,11 @@ class LocalDataApi:
 
     `statement_timeout_seconds` and `transaction_idle_seconds` default to the Data API's 45 s and
     3 minutes; tests scale them down to exercise both without waiting.
+
+    With `secrets` (anything with boto3's `get_secret_value`, e.g. LocalSecretsManager), each call
+    logs in as the `username`/`password` of its `secretArn`'s AWSCURRENT version, as the Data API
+    does, so privileges and password changes are PostgreSQL's own. Without it, every call uses the
+    DSN's user.
     """
 
     _model = RDS_DATA_MODEL
@@ -86,15 +92,17 @@ class LocalDataApi:
         pool_size: int = 8,
         statement_timeout_seconds: float = STATEMENT_TIMEOUT_SECONDS,
         transaction_idle_seconds: float = TRANSACTION_IDLE_SECONDS,
+        secrets: Any | None = None,
     ) -> None:
         self.dsn = dsn
+        self.secrets = secrets
         self.statement_timeout_ms = int(statement_timeout_seconds * 1000)
         self.transaction_idle_seconds = transaction_idle_seconds
         self.default_database = psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "postgres"
         self.calls: collections.Counter[str] = collections.Counter()
         self.rows_sent: collections.Counter[str] = collections.Counter()
         self._pool_size = pool_size
-        self._pools: dict[str, list[psycopg.Connection]] = collections.defaultdict(list)
+        self._pools: dict[tuple[str, ...], list[psycopg.Connection]] = collections.defaultdict(list)
         self._transactions: dict[str, _Transaction] = {}
         self._faults: list[_Fault] = []
         self._type_names: dict[tuple[str, int], str] = {}
@@ -182,7 +190,7 @@ class LocalDataApi:
     def begin_transaction(self, **kwargs: Any) -> dict[str, Any]:
         self._begin_call("BeginTransaction", kwargs)
         database = kwargs.get("database") or self.default_database
-        conn = self._connect("BeginTransaction", database, autocommit=False)
+        conn = self._connect("BeginTransaction", database, autocommit=False, login=self._login(kwargs))
         transaction_id = base64.b64encode(secrets.token_bytes(96)).decode()
         with self._lock:
             self._transactions[transaction_id] = _Transaction(conn, database)
@@ -262,28 +270,50 @@ class LocalDataApi:
                 txn.lock.release()
             return
         database = kwargs.get("database") or self.default_database
+        login = self._login(kwargs)
+        key = (database, *login)
         with self._lock:
-            pool = self._pools[database]
+            pool = self._pools[key]
             conn = pool.pop() if pool else None
         if conn is None or conn.closed:
-            conn = self._connect(operation, database, autocommit=True)
+            conn = self._connect(operation, database, autocommit=True, login=login)
         try:
             yield conn
         finally:
             with self._lock:
-                if len(self._pools[database]) < self._pool_size and not (conn.closed or conn.broken):
-                    self._pools[database].append(conn)
+                if len(self._pools[key]) < self._pool_size and not (conn.closed or conn.broken):
+                    self._pools[key].append(conn)
                 else:
                     conn.close()
 
-    def _connect(self, operation: str, database: str, *, autocommit: bool) -> psycopg.Connection:
+    def _login(self, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        """(user, password) from the secret's AWSCURRENT version, read on every call as the Data API does."""
+        if self.secrets is None:
+            return ()
         try:
-            conn = psycopg.connect(make_conninfo(self.dsn, dbname=database), autocommit=autocommit)
+            value = self.secrets.get_secret_value(SecretId=kwargs["secretArn"])["SecretString"]
+            secret = json.loads(value)
+            return (secret["username"], secret["password"])
+        except (ClientError, ValueError, KeyError, TypeError) as exc:
+            raise client_error(
+                "ExecuteStatement", "SecretsErrorException", f"Error retrieving the secret: {exc}"
+            ) from None
+
+    def _connect(
+        self, operation: str, database: str, *, autocommit: bool, login: tuple[str, ...] = ()
+    ) -> psycopg.Connection:
+        credentials = {"user": login[0], "password": login[1]} if login else {}
+        try:
+            conn = psycopg.connect(make_conninfo(self.dsn, dbname=database, **credentials), autocommit=autocommit)
         except psycopg.OperationalError as exc:
-            if "does not exist" in str(exc):
+            if "does not exist" in str(exc) and "database" in str(exc):
                 raise client_error(
                     operation, "DatabaseNotFoundException", f"Database {database} does not exist"
                 ) from None
+            if "authentication failed" in str(exc) or "does not exist" in str(exc):
+                # The Data API reports a rejected login as a bad request carrying PostgreSQL's message.
+                message = str(exc).strip().splitlines()[-1]
+                raise client_error(operation, "BadRequestException", message) from None
             raise client_error(operation, "DatabaseUnavailableException", str(exc).strip()) from None
         conn.adapters.register_dumper(Varchar, VarcharDumper)
         conn.adapters.register_dumper(JsonText, JsonDumper)

@@ -284,8 +284,11 @@ def bind(operation: str, sql: str, parameters: list[dict[str, Any]]) -> tuple[st
         if not name:
             raise client_error(operation, "BadRequestException", "Parameter name is required")
         by_name[name] = parameter_value(operation, parameter)
+    placeholders = find_placeholders(sql)
+    if not placeholders:
+        return sql, []  # psycopg formats nothing without parameters: '%' stays as written
     parts, values, position = [], [], 0
-    for start, end, name in find_placeholders(sql):
+    for start, end, name in placeholders:
         if name not in by_name:
             raise client_error(operation, "BadRequestException", f"No value specified for parameter: {name}")
         parts.append(sql[position:start].replace("%", "%%"))

@@ -1,0 +1,182 @@
+"""The agents' DML-only role on real PostgreSQL, with an Aurora-shaped master and checked passwords."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import pytest
+from secret_rotation.handler import RotationError
+from secret_rotation.handler import on_event as rotate
+
+from alex_db.deploy.app_role import login_users
+from alex_db.deploy.runner import AppRole, initialize
+from alex_db.errors import DataApiError
+from tests.integration.aurora_like import GROUP, aurora_like_database
+
+APP_TABLES = ("users", "instruments", "accounts", "positions", "jobs")
+
+
+@pytest.fixture
+def aurora(pg_server, manifest):
+    db = aurora_like_database(pg_server)
+    initialize(db.admin, manifest, app_role=AppRole(GROUP, db.app_credentials()), progress=lambda _: None)
+    yield db
+    db.engine.close()
+
+
+def permission_denied(client, sql: str) -> str:
+    with pytest.raises(DataApiError) as caught:
+        client.execute(sql)
+    assert "SQLState: 42501" in caught.value.message or "must be owner" in caught.value.message, caught.value.message
+    return caught.value.message
+
+
+def test_agent_can_read_and_write_every_app_table(aurora):
+    app = aurora.app
+    assert app.query_one("SELECT count(*) AS n FROM instruments")["n"] == 22
+    app.execute("INSERT INTO users (clerk_user_id, display_name) VALUES ('u1', 'Ann')")
+    account = app.query_one("INSERT INTO accounts (clerk_user_id, account_name) VALUES ('u1', 'ISA') RETURNING id")
+    app.execute("INSERT INTO positions (account_id, symbol, quantity) VALUES (:a, 'SPY', 3)", {"a": account["id"]})
+    app.execute("UPDATE users SET display_name = 'Ann B' WHERE clerk_user_id = 'u1'")
+    job = app.query_one("INSERT INTO jobs (clerk_user_id, job_type) VALUES ('u1', 'portfolio_analysis') RETURNING id")
+    app.execute("DELETE FROM jobs WHERE id = :id", {"id": job["id"]})
+    assert app.query_one("SELECT current_user AS me")["me"] == login_users(GROUP)[0]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP TABLE users",
+        "ALTER TABLE users ADD COLUMN evil text",
+        "TRUNCATE positions",
+        "CREATE TABLE agent_scratch (id int)",
+        "CREATE FUNCTION agent_fn() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$",
+        "INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES (99, 'x', 'x', 0)",
+        "DELETE FROM schema_migrations",
+        "SELECT * FROM schema_migrations",
+        "CREATE ROLE agent_friend",
+        "ALTER ROLE alex_app_1 SUPERUSER",
+    ],
+)
+def test_agent_cannot_change_the_schema_or_the_history(aurora, sql):
+    permission_denied(aurora.app, sql)
+
+
+def test_agent_holds_no_other_role(aurora):
+    rows = aurora.app.query(
+        "SELECT r.rolname FROM pg_roles r "
+        "WHERE pg_has_role(current_user, r.oid, 'MEMBER') AND r.rolname <> current_user"
+    )
+    assert [r["rolname"] for r in rows] == [GROUP]
+    flags = aurora.app.query_one(
+        "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    )
+    assert not any(flags.values())
+
+
+def test_a_table_from_a_new_migration_is_usable_and_a_migration_can_narrow_a_grant(aurora, manifest, tmp_path):
+    from alex_db.authoring.manifest_builder import build_manifest
+    from tests.conftest import SEED_DIR
+    from tests.integration.test_schema_init import copy_migrations
+
+    newer = build_manifest(
+        copy_migrations(
+            tmp_path,
+            {
+                "0003_watchlists.sql": "CREATE TABLE watchlists (id serial PRIMARY KEY, symbol text);\n"
+                "REVOKE DELETE ON jobs FROM alex_app;\n"
+            },
+        ),
+        SEED_DIR,
+    )
+    initialize(aurora.admin, newer, app_role=AppRole(GROUP, aurora.app_credentials()), progress=lambda _: None)
+    initialize(aurora.admin, newer, app_role=AppRole(GROUP, aurora.app_credentials()), progress=lambda _: None)
+    aurora.app.execute("INSERT INTO watchlists (symbol) VALUES ('SPY')")  # serial: the sequence is usable too
+    assert aurora.app.query_one("SELECT count(*) AS n FROM watchlists")["n"] == 1
+    permission_denied(aurora.app, "DELETE FROM jobs")  # the narrowing survived the re-init
+
+
+def test_password_never_appears_in_any_statement(pg_server, manifest):
+    db = aurora_like_database(pg_server)
+    sent: list[str] = []
+    original = db.engine.execute_statement
+
+    def recording(**kwargs):
+        sent.append(kwargs["sql"])
+        sent.append(json.dumps(kwargs.get("parameters", [])))
+        return original(**kwargs)
+
+    db.engine.execute_statement = recording
+    password = db.app_credentials()["password"]
+    initialize(db.admin, manifest, app_role=AppRole(GROUP, db.app_credentials()), progress=lambda _: None)
+    assert sent and not any(password in text for text in sent)
+    assert any("SCRAM-SHA-256$4096:" in text for text in sent)  # only the verifier travels, as a parameter
+    assert db.app.query_one("SELECT 1 AS ok")["ok"] == 1  # and PostgreSQL accepts the password it stands for
+    db.engine.close()
+
+
+def rotation(db, token: str, steps=("createSecret", "setSecret", "testSecret", "finishSecret")) -> None:
+    """Secrets Manager's side: label version `token` AWSPENDING, then call the function once per step."""
+    if token not in db.store.describe_secret(SecretId=db.app_arn)["VersionIdsToStages"]:
+        db.store.begin_rotation(db.app_arn, token)
+    for step in steps:
+        event = {"SecretId": db.app_arn, "ClientRequestToken": token, "Step": step}
+        rotate(event, secrets_client=db.store, admin=db.admin, environ={"APP_ROLE": GROUP})
+
+
+def test_four_step_rotation_switches_users_and_both_passwords_work(aurora):
+    first = aurora.app_credentials()
+    rotation(aurora, "v2")
+    second = aurora.app_credentials()
+    assert second["username"] == login_users(GROUP)[1] and second["password"] != first["password"]
+    assert aurora.app.query_one("SELECT current_user AS me")["me"] == second["username"]
+    previous = aurora.store.get_secret_value(SecretId=aurora.app_arn, VersionStage="AWSPREVIOUS")
+    assert json.loads(previous["SecretString"]) == first  # still valid until the rotation after next
+    rotation(aurora, "v3")
+    assert aurora.app_credentials()["username"] == first["username"]
+    assert aurora.app.query_one("SELECT current_user AS me")["me"] == first["username"]
+
+
+def test_rotation_interrupted_after_set_secret_resumes(aurora):
+    rotation(aurora, "v2", steps=("createSecret", "setSecret"))  # the Lambda timed out here
+    pending = aurora.store.get_secret_value(SecretId=aurora.app_arn, VersionStage="AWSPENDING")
+    rotation(aurora, "v2")  # Secrets Manager retries the whole rotation with the same token
+    assert aurora.app_credentials() == json.loads(pending["SecretString"])  # the same pending password
+    assert aurora.app.query_one("SELECT 1 AS ok")["ok"] == 1
+
+
+def test_test_secret_refuses_a_password_not_set_by_this_version(aurora):
+    token = f"v-{uuid.uuid4()}"  # roles are cluster-wide: a token no other test used
+    rotation(aurora, token, steps=("createSecret",))  # setSecret never ran
+    with pytest.raises(RotationError, match=f"not by version {token}"):
+        rotation(aurora, token, steps=("testSecret",))
+    assert aurora.app.query_one("SELECT 1 AS ok")["ok"] == 1  # AWSCURRENT untouched: agents unaffected
+
+
+def test_rotation_during_traffic_fails_no_call(aurora):
+    errors: list[Exception] = []
+    done = threading.Event()
+    calls = [0]
+
+    def agent():
+        client = aurora.app
+        while not done.is_set():
+            try:
+                client.query_one("SELECT count(*) AS n FROM instruments")
+                calls[0] += 1
+            except Exception as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=agent) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for version in range(2, 8):
+            rotation(aurora, f"v{version}")
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    assert errors == [] and calls[0] > 50
