@@ -1,4 +1,4 @@
-"""Least-privilege Data API access: the rds-data actions and the secret read, as one grant."""
+"""Least-privilege Data API access: the rds-data actions and one secret's read (the app secret for agents)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 
@@ -28,17 +29,29 @@ class DataApiActions(NamedTuple):
 DATA_API_ACTIONS = DataApiActions()
 
 
-class DataApiConsumerPolicy(Construct):
-    """A customer-managed policy that lets the agents use this cluster over the Data API only."""
+def grant_data_api(grantee: iam.IGrantable, cluster: rds.IDatabaseCluster, secret: secretsmanager.ISecret) -> iam.Grant:
+    """rds-data on `cluster` and read of `secret` (the credential the Data API will log in with)."""
+    grant = iam.Grant.add_to_principal(
+        grantee=grantee, actions=list(DATA_API_ACTIONS.rds_data), resource_arns=[cluster.cluster_arn]
+    )
+    return grant.combine(
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=list(DATA_API_ACTIONS.secret_read), resource_arns=[secret.secret_arn]
+        )
+    )
 
-    def __init__(self, scope: Construct, id: str, *, cluster: rds.DatabaseCluster) -> None:
+
+class DataApiConsumerPolicy(Construct):
+    """A customer-managed policy that lets the agents use this cluster over the Data API, as the app role only."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, cluster: rds.DatabaseCluster, secret: secretsmanager.ISecret
+    ) -> None:
         super().__init__(scope, id)
-        if cluster.secret is None:
-            raise ValueError("the cluster has no secret: the Data API needs Secrets Manager credentials")
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
-            description="Alex Aurora cluster: Data API calls on the cluster and read of its secret",
+            description="Alex Aurora cluster: Data API calls on the cluster and read of the agents' DML-only secret",
             statements=[
                 iam.PolicyStatement(
                     sid="DataApiOnThisCluster",
@@ -46,9 +59,9 @@ class DataApiConsumerPolicy(Construct):
                     resources=[cluster.cluster_arn],
                 ),
                 iam.PolicyStatement(
-                    sid="ReadThisClusterSecret",
+                    sid="ReadTheAppSecret",
                     actions=list(DATA_API_ACTIONS.secret_read),
-                    resources=[cluster.secret.secret_arn],
+                    resources=[secret.secret_arn],
                 ),
             ],
         )

@@ -45,6 +45,9 @@ class DatabaseProfile(BaseModel):
     vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
     # Performance Insights (Database Insights standard, free 7-day retention), enhanced monitoring
     # and CloudWatch alarms routed to an SNS topic; `alarm_email` subscribes one address to it.
+    # The agents' DML-only role (alex_db.deploy.app_role) and how often its secret rotates.
+    app_role: str = Field(default="alex_app", pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    rotation_days: int = Field(default=30, ge=1, le=365)
     observability: bool = False
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     decommission: bool = False

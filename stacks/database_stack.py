@@ -14,7 +14,8 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks import guardrails
-from stacks.access import DataApiConsumerPolicy
+from stacks.access import DataApiConsumerPolicy, grant_data_api
+from stacks.app_credentials import AppCredentials
 from stacks.config import (
     DECOMMISSION_CONTEXT_KEY,
     LOG_RETENTION_DAYS,
@@ -82,7 +83,10 @@ class DatabaseStack(Stack):
             allow_all_outbound=False,
         )
         self.cluster = self._cluster(profile, removal, simple_removal)
-        self.consumer_policy = DataApiConsumerPolicy(self, "DataApiConsumer", cluster=self.cluster).policy
+        self.app_credentials = AppCredentials(self, "AppCredentials", group=profile.app_role)
+        self.consumer_policy = DataApiConsumerPolicy(
+            self, "DataApiConsumer", cluster=self.cluster, secret=self.app_credentials.secret
+        ).policy
         self.schema_init = SchemaInit(
             self,
             "SchemaInit",
@@ -92,7 +96,19 @@ class DatabaseStack(Stack):
             seed_dir=seed_dir,
             log_retention=RETENTION_BY_DAYS[profile.log_retention_days],
             log_removal_policy=simple_removal,
+            app_secret=self.app_credentials.secret,
+            app_role=profile.app_role,
         )
+        schedule = self.app_credentials.add_rotation(
+            cluster=self.cluster,
+            database_name=profile.database_name,
+            rotation_days=profile.rotation_days,
+            code=self.schema_init.code,
+            log_retention=RETENTION_BY_DAYS[profile.log_retention_days],
+            log_removal_policy=simple_removal,
+        )
+        # CloudFormation rotates once right after creating the schedule: the roles must exist by then.
+        schedule.node.add_dependency(self.schema_init.resource)
         self._own_singleton_log_groups(profile, simple_removal)
         self.alarms = (
             DatabaseAlarms(
@@ -104,11 +120,20 @@ class DatabaseStack(Stack):
         self._outputs(profile)
 
     def grant_data_api_access(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Let `grantee` (e.g. an agent's Lambda in this app) call the Data API on this cluster."""
+        """Let `grantee` (e.g. an agent's Lambda in this app) call the Data API as the DML-only app role."""
+        return grant_data_api(grantee, self.cluster, self.app_credentials.secret)
+
+    def grant_admin_access(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` (schema tooling, never an agent) call the Data API as the master user."""
         return self.cluster.grant_data_api_access(grantee)
 
     @property
     def secret_arn(self) -> str:
+        """The app secret: what agents are handed."""
+        return self.app_credentials.secret.secret_arn
+
+    @property
+    def admin_secret_arn(self) -> str:
         assert self.cluster.secret is not None
         return self.cluster.secret.secret_arn
 
@@ -256,7 +281,12 @@ class DatabaseStack(Stack):
                 "cluster-arn",
                 "Aurora cluster ARN (Data API resourceArn)",
             ),
-            "SecretArn": (self.secret_arn, "secret-arn", "Secrets Manager ARN of the master credentials"),
+            "SecretArn": (self.secret_arn, "secret-arn", "Secrets Manager ARN of the agents' DML-only credentials"),
+            "AdminSecretArn": (
+                self.admin_secret_arn,
+                "admin-secret-arn",
+                "Secrets Manager ARN of the master credentials: schema tooling only, never agents",
+            ),
             "DatabaseName": (profile.database_name, "database-name", "Database name for Data API calls"),
             "ConsumerPolicyArn": (
                 self.consumer_policy.managed_policy_arn,

@@ -1,4 +1,5 @@
-"""The init Lambda's asset without Docker: the handler, the whole deploy layer and what it imports, the manifest."""
+"""The init and rotation Lambdas' asset without Docker: both handlers, the deploy layer and what they import,
+the manifest."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from alex_db.deploy.manifest import MANIFEST_FILE
 LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
 # Packages bundled whole; every alex_db module they import at module level comes along.
 # Imports inside functions are optional paths (e.g. the local engine) and are not followed.
-BUNDLED_PACKAGES = ("schema_init", "alex_db/deploy")
+BUNDLED_PACKAGES = ("schema_init", "secret_rotation", "alex_db/deploy")
 
 
 def _module_path(source: Path, module: str) -> Path | None:

@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -47,6 +48,8 @@ class SchemaInit(Construct):
         seed_dir: Path,
         log_retention: logs.RetentionDays,
         log_removal_policy: RemovalPolicy,
+        app_secret: secretsmanager.ISecret,
+        app_role: str,
     ) -> None:
         super().__init__(scope, id)
         # Raises MigrationFileError (file:line) or SeedError (symbol, field): synth fails right here.
@@ -55,6 +58,16 @@ class SchemaInit(Construct):
 
         handler_logs = logs.LogGroup(self, "HandlerLogs", retention=log_retention, removal_policy=log_removal_policy)
         provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=log_removal_policy)
+        # One asset for the init and the rotation handlers (alex_db.deploy is their shared code).
+        self.code = lambda_.Code.from_asset(
+            str(LAMBDA_SRC),
+            # The manifest comes from outside lambda_src: hash what is bundled, not the source dir.
+            asset_hash_type=AssetHashType.OUTPUT,
+            bundling=BundlingOptions(
+                image=DockerImage.from_registry("unused-local-bundling-only"),
+                local=InitAssetBundler(LAMBDA_SRC, self.manifest),
+            ),
+        )
         self.function = lambda_.Function(
             self,
             "Handler",
@@ -62,21 +75,14 @@ class SchemaInit(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="schema_init.handler.on_event",
-            code=lambda_.Code.from_asset(
-                str(LAMBDA_SRC),
-                # The manifest comes from outside lambda_src: hash what is bundled, not the source dir.
-                asset_hash_type=AssetHashType.OUTPUT,
-                bundling=BundlingOptions(
-                    image=DockerImage.from_registry("unused-local-bundling-only"),
-                    local=InitAssetBundler(LAMBDA_SRC, self.manifest),
-                ),
-            ),
+            code=self.code,
             timeout=HANDLER_TIMEOUT,
             memory_size=HANDLER_MEMORY_MB,
             log_group=handler_logs,
             role=self._role("HandlerRole", handler_logs, "Alex schema-init Lambda: its own logs and the Data API"),
         )
         cluster.grant_data_api_access(self.function)
+        app_secret.grant_read(self.function)  # to set the app login's password (as a SCRAM verifier)
 
         framework_role = self._role("ProviderRole", provider_logs, "Alex schema-init Provider framework")
         provider = cr.Provider(
@@ -112,6 +118,9 @@ class SchemaInit(Construct):
                 "SeedHash": self.manifest["seed_hash"],
                 # So `cdk diff` shows reviewers exactly which migrations a deploy adds.
                 "Migrations": migration_labels(self.manifest),
+                # The agents' role; its password is read from the secret by the function, never passed.
+                "AppRole": app_role,
+                "AppSecretArn": app_secret.secret_arn,
             },
         )
         # The Data API answers only once an instance runs: depend on the writer, not just the cluster.

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from alex_db.client import AFTER_CREATE_CODES, DataApiClient, RetryPolicy
 from alex_db.connection import boto3_rds_data_client
-from alex_db.deploy.app_role import other_user, parse_secret, role_marker, set_password
+from alex_db.deploy.app_role import ensure_roles_sql, other_user, parse_secret, role_marker, set_password
 
 log = logging.getLogger("alex_db")
 log.setLevel(logging.INFO)
@@ -59,6 +59,7 @@ def on_event(event: dict[str, Any], context: Any = None, *, secrets_client: Any 
         )
         client = admin or _admin_client(env)
         with client.transaction() as tx:
+            tx.execute(ensure_roles_sql(group))  # idempotent; a rotation never depends on the init having run
             set_password(tx, pending["username"], pending["password"], marker=token)
     elif step == "testSecret":
         pending = parse_secret(

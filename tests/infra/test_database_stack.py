@@ -142,12 +142,14 @@ def test_consumer_policy_grants_data_api_on_this_cluster_and_secret_only(templat
     policy = only(template_json[profile], "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]
     assert len(policy["Statement"]) == 2
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    data_api, secret = by_sid["DataApiOnThisCluster"], by_sid["ReadThisClusterSecret"]
+    data_api, secret = by_sid["DataApiOnThisCluster"], by_sid["ReadTheAppSecret"]
     assert data_api["Action"] == list(DATA_API_ACTIONS.rds_data)
     arn_parts = data_api["Resource"]["Fn::Join"][1]
     assert arn_parts[-2:] == [":cluster:", {"Ref": cluster_id}]
     assert secret["Action"] == list(DATA_API_ACTIONS.secret_read)
-    assert secret["Resource"] == {"Fn::GetAtt": [cluster_id, "MasterUserSecret.SecretArn"]}
+    app_secret_id = next(iter(resources(template_json[profile], "AWS::SecretsManager::Secret")))
+    assert secret["Resource"] == {"Ref": app_secret_id}  # the DML-only app secret, never the master's
+    assert "MasterUserSecret" not in json.dumps(policy)
 
 
 def test_stack_grant_method_adds_data_api_permissions():

@@ -88,12 +88,16 @@ def keys(node) -> set[str]:
 
 
 def test_no_literal_password_or_secret_value_anywhere(template_json, profile):
-    # RDS generates and rotates the master password itself: no property may carry one.
+    # RDS generates and rotates the master password; CloudFormation generates the app secret's.
     password_keys = {k for k in keys(template_json[profile]) if "password" in k.lower()}
-    assert password_keys == {"ManageMasterUserPassword"}
+    assert password_keys == {"ManageMasterUserPassword", "PasswordLength"}
     text = json.dumps(template_json[profile])
-    for marker in ("SecretString", "GenerateSecretString", "{{resolve:secretsmanager"):
-        assert marker not in text, marker
+    assert "{{resolve:secretsmanager" not in text
+    (secret,) = resources(template_json[profile], "AWS::SecretsManager::Secret").values()
+    assert "SecretString" not in secret["Properties"]  # generated, never written in the template
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {"username": "alex_app_1"}
+    assert generated["GenerateStringKey"] == "password"
 
 
 def test_no_wildcard_resource_for_data_secrets_or_logs(template_json, profile):

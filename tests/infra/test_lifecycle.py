@@ -34,6 +34,7 @@ FIXED_NAMES = {
         ("AWS::SSM::Parameter", "/alex/dev/database/secret-arn"): (None, None),
         ("AWS::SSM::Parameter", "/alex/dev/database/database-name"): (None, None),
         ("AWS::SSM::Parameter", "/alex/dev/database/consumer-policy-arn"): (None, None),
+        ("AWS::SSM::Parameter", "/alex/dev/database/admin-secret-arn"): (None, None),
     },
     "prod": {
         ("AWS::Logs::LogGroup", "/aws/rds/cluster/alex-prod/postgresql"): ("RetainExceptOnCreate", "Retain"),
@@ -42,6 +43,7 @@ FIXED_NAMES = {
         ("AWS::SSM::Parameter", "/alex/prod/database/secret-arn"): (None, None),
         ("AWS::SSM::Parameter", "/alex/prod/database/database-name"): (None, None),
         ("AWS::SSM::Parameter", "/alex/prod/database/consumer-policy-arn"): (None, None),
+        ("AWS::SSM::Parameter", "/alex/prod/database/admin-secret-arn"): (None, None),
     },
 }
 
@@ -101,7 +103,8 @@ def test_every_lambda_logs_to_a_log_group_the_stack_owns(template_json, profile)
     template = template_json[profile]
     groups = resources(template, "AWS::Logs::LogGroup")
     functions = resources(template, "AWS::Lambda::Function")
-    assert len(functions) == 3  # schema-init handler, the Provider framework, CDK's restrict-default-SG
+    # schema-init handler, the Provider framework, the app-secret rotation, CDK's restrict-default-SG
+    assert len(functions) == 4
     for logical_id, function in functions.items():
         target = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         group = groups[target]

@@ -180,3 +180,26 @@ def test_rotation_during_traffic_fails_no_call(aurora):
         for thread in threads:
             thread.join()
     assert errors == [] and calls[0] > 50
+
+
+def test_history_table_recreated_by_reset_is_not_the_agents(aurora, manifest):
+    from alex_db.devtools.reset import reset_database
+
+    reset_database(aurora.admin, manifest, progress=lambda _: None)  # drops and recreates schema_migrations
+    permission_denied(aurora.app, "SELECT * FROM schema_migrations")
+    aurora.app.execute("INSERT INTO users (clerk_user_id) VALUES ('after-reset')")  # app tables: granted again
+
+
+def test_init_custom_resource_creates_the_role_from_the_app_secret(pg_server, manifest):
+    from schema_init.handler import on_event
+    from tests.integration.test_schema_init import cfn_event
+
+    db = aurora_like_database(pg_server)
+    event = cfn_event("Create", manifest, database=db.database)
+    event["ResourceProperties"].update({"AppRole": GROUP, "AppSecretArn": db.app_arn})
+    response = on_event(event, None, client=db.admin, manifest=manifest, secrets_client=db.store)
+    assert response["Data"]["InstrumentCount"] == "22"
+    assert db.store.get_secret_value(SecretId=db.app_arn)["SecretString"] not in json.dumps(response)
+    assert db.app.query_one("SELECT count(*) AS n FROM instruments")["n"] == 22
+    permission_denied(db.app, "DROP TABLE users")
+    db.engine.close()

@@ -47,6 +47,15 @@ def test_local_up_prints_progress_count_and_how_to_connect(tmp_path):
         assert "0001 initial_schema: 16 statements in" in first.stdout
         assert "instruments: 22" in first.stdout
         assert "psql 'postgresql://" in first.stdout
+        app_line = next(line for line in first.stdout.splitlines() if line.startswith("app:"))
+        app_url = app_line.split("'")[1]
+        assert app_url.startswith("postgresql://alex_app_1:")
+        with psycopg.connect(app_url) as app:  # the agents' role: DML yes, DDL no, password checked
+            assert app.execute("SELECT count(*) FROM instruments").fetchone() == (22,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute("DROP TABLE users")
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(app_url.replace(app_url.split(":")[2].split("@")[0], "wrong"))
         assert "DataApiClient.for_local(" in first.stdout
         second = alex_db("local", "up", "--dir", str(directory))
         assert second.returncode == 0, second.stderr
@@ -201,7 +210,8 @@ def test_argparse_usage_error_exits_2():
 def stubbed_cloudformation(stack: str, database: str, *, profile: str | None = None, tags: dict | None = None):
     cfn = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(cfn)
-    outputs = {"ClusterArn": CLUSTER_ARN, "SecretArn": SECRET_ARN, "DatabaseName": database}
+    outputs = {"ClusterArn": CLUSTER_ARN, "SecretArn": "arn:app-secret", "AdminSecretArn": SECRET_ARN,
+               "DatabaseName": database}  # fmt: skip
     if profile:
         outputs["Profile"] = profile
     stubber.add_response(
@@ -239,9 +249,11 @@ def test_stack_target_reads_outputs_and_uses_the_data_api(pg_server, initialized
     )
     monkeypatch.setattr(targets, "rds_data_client", lambda: engine)
     assert cli.main(["status", "--stack", "AlexDatabase-dev", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     assert report["target"] == "stack AlexDatabase-dev"
     assert report["tables"]["instruments"] == 22
+    assert "using the admin secret (AdminSecretArn of AlexDatabase-dev)" in captured.err
     assert engine.calls["ExecuteStatement"] > 0
     engine.close()
 

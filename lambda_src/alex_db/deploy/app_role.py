@@ -78,9 +78,11 @@ DO $roles$
 DECLARE
     grp text := %(group)s;
     usr text;
-    first_time boolean := NOT EXISTS (SELECT FROM pg_roles WHERE rolname = grp);
+    first_time boolean;
 BEGIN
+    -- Lock first, then look: each statement of a DO block sees what concurrent inits committed.
     PERFORM pg_advisory_xact_lock(%(lock)s);
+    first_time := NOT EXISTS (SELECT FROM pg_roles WHERE rolname = grp);
     IF first_time THEN
         EXECUTE format('CREATE ROLE %%I NOLOGIN', grp);
     END IF;

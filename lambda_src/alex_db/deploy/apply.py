@@ -19,14 +19,26 @@ from alex_db.errors import (
 # One fixed key for every runner of this project: pg_advisory_xact_lock serialises them.
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"alex_db.schema_migrations").digest()[:8], "big", signed=True)
 
+# One statement: the history table, then back from anyone default privileges handed it to (the app
+# role's: the history is the deploy's, never the agents').
 CREATE_HISTORY_TABLE = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version     INTEGER PRIMARY KEY,
-    name        TEXT NOT NULL,
-    checksum    CHAR(64) NOT NULL,
-    applied_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
-    duration_ms INTEGER NOT NULL
-)
+DO $history$
+DECLARE grantee text;
+BEGIN
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version     INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL,
+        checksum    CHAR(64) NOT NULL,
+        applied_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+        duration_ms INTEGER NOT NULL
+    );
+    FOR grantee IN SELECT DISTINCT g.grantee FROM information_schema.role_table_grants g
+                   WHERE g.table_schema = current_schema() AND g.table_name = 'schema_migrations'
+                     AND g.grantee NOT IN (current_user, 'PUBLIC') LOOP
+        EXECUTE format('REVOKE ALL ON schema_migrations FROM %I', grantee);
+    END LOOP;
+END
+$history$
 """.strip()
 HISTORY_EXISTS = "SELECT to_regclass('public.schema_migrations') IS NOT NULL AS present"
 READ_HISTORY = "SELECT version, name, checksum, applied_at, duration_ms FROM schema_migrations ORDER BY version"

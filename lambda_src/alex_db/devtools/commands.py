@@ -46,9 +46,40 @@ def load_snapshot_from(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError(str(exc), hint="run `make schema` and commit migrations/schema_snapshot.json") from None
 
 
+LOCAL_APP_ROLE = "alex_app"
+
+
+def local_app_credentials(directory: str) -> dict[str, str]:
+    """The local app secret (in <dir>/secrets.json, created on first use): the app role's current login."""
+    import secrets
+
+    from botocore.exceptions import ClientError
+
+    from alex_db.deploy.app_role import login_users
+    from alex_db.devtools.local_secrets import LocalSecretsManager
+
+    store = LocalSecretsManager(Path(directory).expanduser().resolve() / "secrets.json")
+    try:
+        value = store.get_secret_value(SecretId="alex-app")["SecretString"]
+    except ClientError:  # ResourceNotFoundException: the first `local up` in this directory
+        value = json.dumps({"username": login_users(LOCAL_APP_ROLE)[0], "password": secrets.token_urlsafe(30)})
+        store.create_secret(Name="alex-app", SecretString=value)
+    return json.loads(value)
+
+
+def with_login(dsn: str, credentials: dict[str, str]) -> str:
+    """`dsn` (a postgresql:// URL) logging in as the given user and password."""
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    netloc = f"{quote(credentials['username'])}:{quote(credentials['password'])}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def cmd_local(args: argparse.Namespace) -> int:
-    from alex_db.deploy.runner import initialize
-    from alex_db.devtools.embedded import server_running, stop_server
+    from alex_db.deploy.runner import AppRole, initialize
+    from alex_db.devtools.embedded import require_scram, server_running, stop_server
 
     data_dir = local_data_dir(args.dir)
     if args.action == "down":
@@ -66,13 +97,16 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(dsn)
         return EXIT_OK
     manifest = load_manifest_from(args)
-    _, dsn = start_local(args.dir, create=True)
+    server, dsn = start_local(args.dir, create=True)
     client = local_client(dsn)
     version = client.query_one("SELECT current_setting('server_version') AS v")["v"]
     print(f"local PostgreSQL {version} running, data in {data_dir}")
-    summary = initialize(client, manifest)
+    app_credentials = local_app_credentials(args.dir)
+    summary = initialize(client, manifest, app_role=AppRole(LOCAL_APP_ROLE, app_credentials))
+    require_scram(server, f"+{LOCAL_APP_ROLE}")
     print(f"instruments: {summary.instruments}")
-    print(f"connect:     psql '{dsn}'")
+    print(f"admin:       psql '{dsn}'")
+    print(f"app:         psql '{with_login(dsn, app_credentials)}'   (the agents' DML-only role)")
     print("python:")
     print("    from alex_db import DataApiClient")
     print(f'    client = DataApiClient.for_local("{dsn}")')

@@ -98,3 +98,21 @@ def stop_server(data_dir: str | os.PathLike) -> bool:
     except subprocess.CalledProcessError:
         return server_running(path) is False
     return True
+
+
+def require_scram(server: LocalServer, *roles: str) -> None:
+    """Make the server check SCRAM passwords for `roles` ("+group" for its members), as Aurora does.
+
+    The embedded server trusts every local connection; these pg_hba.conf lines come first, so a
+    wrong or rotated-away password fails for these roles exactly as it would on Aurora.
+    """
+    import psycopg
+
+    hba = server.data_dir / "pg_hba.conf"
+    text = hba.read_text()
+    lines = [f"local all {role} scram-sha-256" for role in roles]
+    missing = [line for line in lines if line not in text.splitlines()]
+    if missing:
+        hba.write_text("\n".join(missing) + "\n" + text)
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")

@@ -42,7 +42,7 @@ def rds_client() -> Any:  # replaced in tests by a botocore Stubber'd client
     return boto3.client("rds")
 
 
-PROFILE_OUTPUT, PROFILE_TAG = "Profile", "alex:profile"
+PROFILE_OUTPUT, PROFILE_TAG, ADMIN_SECRET_OUTPUT = "Profile", "alex:profile", "AdminSecretArn"
 
 
 def _not_prod() -> str | None:
@@ -147,6 +147,13 @@ def resolve_target(args: argparse.Namespace, environ: dict[str, str] | None = No
     if args.stack:
         stack = describe_stack(args.stack, cloudformation=cloudformation_client())
         outputs = outputs_of(stack)
+        # Schema tooling logs in as the master user; agents get SecretArn (the DML-only app role).
+        admin = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}.get(ADMIN_SECRET_OUTPUT)
+        if admin:
+            outputs["secret_arn"] = admin
+            print(f"using the admin secret ({ADMIN_SECRET_OUTPUT} of {args.stack})", file=sys.stderr)
+        else:
+            print(f"using {args.stack}'s SecretArn (the stack has no {ADMIN_SECRET_OUTPUT} output)", file=sys.stderr)
         client = DataApiClient(rds_data_client(), **outputs)
         return Target(
             f"stack {args.stack}", client, prod_reason=lambda: stack_prod_reason(stack, outputs["resource_arn"])
@@ -161,4 +168,6 @@ def resolve_target(args: argparse.Namespace, environ: dict[str, str] | None = No
         )
     client = DataApiClient.from_env(api=rds_data_client(), environ=merged)
     cluster = client.resource_arn.rsplit(":", 1)[-1]
+    source = "--secret-arn" if args.secret_arn else ENV_SECRET_ARN
+    print(f"using the secret from {source}: migrate/reset/verify need the admin (AdminSecretArn) one", file=sys.stderr)
     return Target(f"cluster {cluster}", client, prod_reason=lambda: cluster_prod_reason(client.resource_arn))
