@@ -72,6 +72,14 @@ def data_api_calls(server, manifest: dict) -> None:
     print(f"                   target statements + 2 x migrations + 4 = {statements + 2 * migrations + 4}; "
           f"counting the 2 bookkeeping statements per migration as statements: "
           f"{statements + 2 * migrations} + 2 x {migrations} + 4 = {statements + 4 * migrations + 4}")  # fmt: skip
+    from alex_db.deploy.runner import AppRole
+
+    api2, client2 = fresh_database(server)
+    app_role = AppRole("alex_app", {"username": "alex_app_1", "password": "bench-password-0123456789"})
+    initialize(client2, manifest, app_role=app_role, progress=lambda _line: None)
+    print(f"   with the app role (as the init Lambda runs it): {sum(api2.calls.values())} calls "
+          f"(+ Begin, roles DO, verifier, password DO, Commit)")  # fmt: skip
+    api2.close()
     seeds = len(manifest["seed"]["instruments"])
     print(f"   seed rows/call: {seeds} rows in {api.calls['BatchExecuteStatement']} BatchExecuteStatement call(s)")
     api.reset_counts()
