@@ -14,6 +14,7 @@ from constructs import Construct
 
 from alex_db.deploy.app_role import login_users
 from stacks.access import grant_data_api
+from stacks.functions import log_only_role, python_function
 
 ROTATION_TIMEOUT = Duration.minutes(5)  # a paused cluster may take ~30 s to resume; the client waits up to 120 s
 
@@ -50,16 +51,11 @@ class AppCredentials(Construct):
         assert cluster.secret is not None
         group = self.group
         rotation_logs = logs.LogGroup(self, "RotationLogs", retention=log_retention, removal_policy=log_removal_policy)
-        role = iam.Role(
+        role = log_only_role(
             self,
             "RotationRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Alex app-secret rotation: its logs, the app secret's versions, the Data API as admin",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[rotation_logs.log_group_arn]
-            )
+            rotation_logs,
+            "Alex app-secret rotation: its logs, the app secret's versions, the Data API as admin",
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -72,16 +68,13 @@ class AppCredentials(Construct):
                 resources=[self.secret.secret_arn],
             )
         )
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Rotation",
             description="Alex app-secret rotation: alternating users, passwords set through the RDS Data API",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             handler="secret_rotation.handler.on_event",
             code=code,
             timeout=ROTATION_TIMEOUT,
-            memory_size=256,
             log_group=rotation_logs,
             # Immutable to CDK's grants: RotationSchedule would add secretsmanager:GetRandomPassword on
             # "*", which this function never calls (passwords come from Python's `secrets`).

@@ -14,7 +14,6 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
 )
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -25,13 +24,12 @@ from constructs import Construct
 from alex_db.authoring.manifest_builder import build_manifest
 from alex_db.deploy.manifest import migration_labels
 from stacks import guardrails
+from stacks.functions import log_only_role, python_function
 from stacks.init_asset import LAMBDA_SRC, InitAssetBundler
 
 # Data API retry budget (120 s) + a few seconds of DDL per migration, with room for one slow
 # statement near the Data API's 45 s limit. Longer data migrations belong in their own job.
 HANDLER_TIMEOUT = Duration.minutes(5)
-# boto3 imports and JSON work are CPU-bound; 256 MB halves the cold start of 128 MB for ~nothing.
-HANDLER_MEMORY_MB = 256
 
 
 class SchemaInit(Construct):
@@ -68,23 +66,22 @@ class SchemaInit(Construct):
                 local=InitAssetBundler(LAMBDA_SRC, self.manifest),
             ),
         )
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
             "Handler",
             description="Alex schema init: applies migrations and seed data through the RDS Data API",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
             handler="schema_init.handler.on_event",
             code=self.code,
             timeout=HANDLER_TIMEOUT,
-            memory_size=HANDLER_MEMORY_MB,
             log_group=handler_logs,
-            role=self._role("HandlerRole", handler_logs, "Alex schema-init Lambda: its own logs and the Data API"),
+            role=log_only_role(
+                self, "HandlerRole", handler_logs, "Alex schema-init Lambda: its own logs and the Data API"
+            ),
         )
         cluster.grant_data_api_access(self.function)
         app_secret.grant_read(self.function)  # to set the app login's password (as a SCRAM verifier)
 
-        framework_role = self._role("ProviderRole", provider_logs, "Alex schema-init Provider framework")
+        framework_role = log_only_role(self, "ProviderRole", provider_logs, "Alex schema-init Provider framework")
         provider = cr.Provider(
             self,
             "Provider",
@@ -126,16 +123,6 @@ class SchemaInit(Construct):
         # The Data API answers only once an instance runs: depend on the writer, not just the cluster.
         writer = cluster.node.find_child("writer")
         self.resource.node.add_dependency(writer)
-
-    def _role(self, id: str, log_group: logs.LogGroup, description: str) -> iam.Role:
-        """A Lambda role that may write to its own log group only (no AWSLambdaBasicExecutionRole)."""
-        role = iam.Role(self, id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            )
-        )
-        return role
 
     @property
     def schema_version(self) -> str:
