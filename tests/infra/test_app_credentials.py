@@ -106,3 +106,10 @@ def test_grant_methods_split_app_and_admin():
     ]
     assert agent_reads == [{"Ref": secret_id}]
     assert tooling_reads and all("MasterUserSecret" in json.dumps(r) for r in tooling_reads)
+
+
+def test_only_secrets_manager_for_this_secret_may_invoke_the_rotation(template_json, profile):
+    secret_id = next(iter(resources(template_json[profile], "AWS::SecretsManager::Secret")))
+    (permission,) = resources(template_json[profile], "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["Principal"] == "secretsmanager.amazonaws.com"
+    assert permission["Properties"]["SourceArn"] == {"Ref": secret_id}
