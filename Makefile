@@ -13,7 +13,7 @@ CDK_ARGS := -c profile=$(PROFILE)$(if $(DECOMMISSION), -c decommission=true)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup local local-down schema test lint format synth checkov diff deploy destroy bench
+.PHONY: help setup local local-down schema test lint format synth checkov integ integ-snapshot diff deploy destroy bench
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,27 @@ checkov: .venv-checkov/.installed  ## checkov on both profiles' templates (its o
 	$(MAKE) --no-print-directory synth PROFILE=dev
 	$(MAKE) --no-print-directory synth PROFILE=prod
 	.venv-checkov/bin/checkov --config-file .checkov.yaml -f cdk.out/AlexDatabase-dev.template.json -f cdk.out/AlexDatabase-prod.template.json
+
+DEPLOY ?=
+INTEG_APP := $(abspath $(PY)) integ/integ_alex_database.py
+
+integ: setup  ## the integration test; DEPLOY=1 deploys AlexDatabase-integ, asserts through the Data API, destroys
+ifeq ($(DEPLOY),1)
+	@$(PY) -m integ.credentials
+	$(CDK) deploy --app "$(INTEG_APP)" --all --require-approval never --outputs-file cdk.out/integ-outputs.json; \
+	  status=$$?; $(CDK) destroy --app "$(INTEG_APP)" --all --force; exit $$status
+else
+	@echo "make integ DEPLOY=1 would, with AWS credentials and a bootstrapped account (us-east-1 by default):"
+	@echo "  1. deploy AlexDatabase-integ (the dev settings as cluster alex-integ) and its assertion stack;"
+	@echo "  2. assert through the Data API: schema version 2 (the newest migration), 22 instruments, and a"
+	@echo "     round trip through alex_db as the DML-only app role (lambda_src/schema_init/smoke.py);"
+	@echo "  3. destroy both stacks, whatever the result (nothing billable remains)."
+	@echo "  It takes ~15-20 minutes (the cluster and its writer dominate) and costs well under \$$1."
+	@echo "Offline, make test compares the integ app with integ/integ_alex_database.py.snapshot/ (make integ-snapshot rewrites it)."
+endif
+
+integ-snapshot: setup  ## rewrite the integ app's committed snapshot after an intended change
+	PYTHONPATH=. $(PY) -m integ.snapshot
 
 diff: setup  ## show what a deploy would change (needs AWS credentials)
 	$(CDK) diff $(CDK_ARGS)

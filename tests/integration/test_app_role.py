@@ -203,3 +203,10 @@ def test_init_custom_resource_creates_the_role_from_the_app_secret(pg_server, ma
     assert db.app.query_one("SELECT count(*) AS n FROM instruments")["n"] == 22
     permission_denied(db.app, "DROP TABLE users")
     db.engine.close()
+
+
+def test_deployed_smoke_check_round_trips_as_the_app_role(aurora):
+    from schema_init.smoke import handler
+
+    result = handler(client=aurora.app)
+    assert result == {"ok": True, "login": login_users(GROUP)[0], "instruments": 22, "ddl_refused": True}

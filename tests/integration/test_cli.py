@@ -420,3 +420,34 @@ def test_make_local_from_a_checkout_whose_path_has_a_space(tmp_path):
         assert "instruments: 22" in result.stdout
     finally:
         subprocess.run(["make", "local-down"], cwd=checkout, capture_output=True, check=False)
+
+
+def test_probe_local_passes_every_row_and_writes_json(local_dir, tmp_path):
+    report = tmp_path / "probe.json"
+    result = alex_db("probe", "--local", "--dir", str(local_dir), "--json", str(report))
+    assert result.returncode == 0, result.stdout + result.stderr
+    observations = json.loads(report.read_text())["observations"]
+    assert len(observations) == 14 and {o["verdict"] for o in observations} == {"PASS"}
+    assert "behaviour" in result.stdout.splitlines()[0] and "14/14 as expected" in result.stdout
+    with psycopg.connect(local_dsn(local_dir)) as conn:  # the scratch table is gone
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'alex_probe_%'").fetchone() == (0,)
+
+
+def test_probe_shows_where_a_target_disagrees(pg_server, initialized_database, monkeypatch, capsys):
+    import re
+
+    from alex_db.devtools import wire_format
+    from alex_db.devtools.probe import Probe
+
+    # A target that accepts 6 fractional digits (what AWS might do): the probe's row says so.
+    monkeypatch.setattr(
+        wire_format, "_TIMESTAMP_FORMAT", re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?")
+    )
+    engine = LocalDataApi(pg_server.dsn(initialized_database), transaction_idle_seconds=1)
+    from tests.conftest import make_client
+
+    observations = {o.behaviour: o for o in Probe(make_client(engine, initialized_database), idle_seconds=1).run()}
+    row = observations["TIMESTAMP typeHint with 6 fractional digits"]
+    assert (row.observed, row.verdict) == ("accepted", "FAIL")
+    assert observations["TIMESTAMP typeHint with 3 fractional digits"].verdict == "PASS"
+    engine.close()

@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--force-prod", action="store_true", help="allow resetting a prod database")
     reset.add_argument("--dry-run", action="store_true", help="list what would be dropped; change nothing")
     sub.add_parser("verify", parents=[target], help="compare the database with the schema snapshot; seed checks")
+    probe = sub.add_parser("probe", parents=[target], help="run the Data API behaviours the project relies on; "
+                           "table + JSON (read-only but for a scratch table)")  # fmt: skip
+    probe.add_argument(
+        "--json", dest="json_path", type=Path, help="where to write the JSON (default probe-<target>.json)"
+    )
+    probe.add_argument("--slow", action="store_true", help="also wait out the 3-minute transaction expiry on AWS")
     schema = sub.add_parser("schema", parents=[target], help="the committed schema snapshot: ERD, JSON, or rewrite")
     shown = schema.add_mutually_exclusive_group()
     shown.add_argument("--mermaid", action="store_true", help="print the ERD as a Mermaid erDiagram")

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alex_db.client import DataApiClient
 from alex_db.devtools.targets import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
@@ -263,7 +264,42 @@ def scratch_snapshot(args: argparse.Namespace) -> dict[str, Any]:
     return snapshot
 
 
+def cmd_probe(args: argparse.Namespace, target: Target) -> int:
+    from alex_db.devtools.local_engine import LocalDataApi
+    from alex_db.devtools.probe import Probe, as_json, render
+
+    client, app_client, idle = target.client, None, None
+    if isinstance(client.api, LocalDataApi):
+        # Locally the clock is scaled (a 2 s idle expiry) and a pause is simulated, so every probe runs.
+        from alex_db.devtools.local_secrets import LocalSecretsManager
+
+        dsn = client.api.dsn
+        engine = LocalDataApi(dsn, transaction_idle_seconds=2)
+        engine.inject_fault("DatabaseResumingException", times=2)
+        client = DataApiClient(engine, resource_arn=client.resource_arn, secret_arn=client.secret_arn,
+                               database=client.database)  # fmt: skip
+        local_app_credentials(args.dir)
+        store = LocalSecretsManager(Path(args.dir).expanduser().resolve() / "secrets.json")
+        app_arn = store.describe_secret(SecretId="alex-app")["ARN"]
+        app_client = DataApiClient(LocalDataApi(dsn, secrets=store), resource_arn=client.resource_arn,
+                                   secret_arn=app_arn, database=client.database)  # fmt: skip
+        idle = 2.0
+    elif target.app_secret_arn:
+        app_client = DataApiClient(client.api, resource_arn=client.resource_arn, secret_arn=target.app_secret_arn,
+                                   database=client.database)  # fmt: skip
+    probe = Probe(client, app_client=app_client, slow=args.slow, **({"idle_seconds": idle} if idle else {}))
+    observations = probe.run()
+    print(render(observations))
+    name = "local" if args.local else (args.stack or client.resource_arn.rsplit(":", 1)[-1])
+    path = args.json_path or Path(f"probe-{name}.json")
+    path.write_text(as_json(target.label, observations) + "\n")
+    failed = [o for o in observations if o.verdict == "FAIL"]
+    print(f"{len(observations) - len(failed)}/{len(observations)} as expected on {target.label}; JSON in {path}")
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+
 COMMANDS = {
+    "probe": cmd_probe,
     "test-connection": cmd_test_connection,
     "status": cmd_status,
     "migrate": cmd_migrate,

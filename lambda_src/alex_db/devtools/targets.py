@@ -55,6 +55,7 @@ class Target:
     client: DataApiClient
     # Why this target is prod (read from AWS when asked: only destructive commands ask), or None.
     prod_reason: Callable[[], str | None] = _not_prod
+    app_secret_arn: str | None = None  # the agents' secret, when the target has one (stacks)
 
 
 def cluster_prod_reason(cluster_arn: str) -> str | None:
@@ -149,6 +150,7 @@ def resolve_target(args: argparse.Namespace, environ: dict[str, str] | None = No
         outputs = outputs_of(stack)
         # Schema tooling logs in as the master user; agents get SecretArn (the DML-only app role).
         admin = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}.get(ADMIN_SECRET_OUTPUT)
+        app_secret = outputs["secret_arn"] if admin else None
         if admin:
             outputs["secret_arn"] = admin
             print(f"using the admin secret ({ADMIN_SECRET_OUTPUT} of {args.stack})", file=sys.stderr)
@@ -156,7 +158,10 @@ def resolve_target(args: argparse.Namespace, environ: dict[str, str] | None = No
             print(f"using {args.stack}'s SecretArn (the stack has no {ADMIN_SECRET_OUTPUT} output)", file=sys.stderr)
         client = DataApiClient(rds_data_client(), **outputs)
         return Target(
-            f"stack {args.stack}", client, prod_reason=lambda: stack_prod_reason(stack, outputs["resource_arn"])
+            f"stack {args.stack}",
+            client,
+            prod_reason=lambda: stack_prod_reason(stack, outputs["resource_arn"]),
+            app_secret_arn=app_secret,
         )
     flags = {ENV_CLUSTER_ARN: args.cluster_arn, ENV_SECRET_ARN: args.secret_arn, "AURORA_DATABASE": args.database}
     merged = {**env, **{name: value for name, value in flags.items() if value}}

@@ -1,0 +1,205 @@
+"""`alex-db probe`: each Data API behaviour this project relies on but cannot test offline, run against a target.
+
+Every probe states what LocalDataApi does (the expectation the tests are built on) and records
+what the target did: against a deployed stack, a FAIL row is exactly where AWS and the local engine
+disagree (the README's "First deploy checklist" says what to do with each). Read-only except for
+one scratch table it creates and drops. Against `--local` every row must pass: the probe itself is
+tested that way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from alex_db.client import DataApiClient
+from alex_db.errors import DataApiError
+from alex_db.limits import MAX_REQUEST_BYTES, MAX_ROW_BYTES, MAX_SQL_CHARS, TRANSACTION_IDLE_SECONDS
+
+RESUME_BUDGET_SECONDS = 30  # FACTS: a paused cluster resumes in ~15-30 s
+
+
+@dataclass
+class Observation:
+    behaviour: str
+    expected: str
+    observed: str
+    verdict: str  # PASS, FAIL or SKIP
+
+
+def _outcome(call: Callable[[], Any]) -> str:
+    """'accepted' or 'refused: <code>' for one Data API call."""
+    try:
+        call()
+        return "accepted"
+    except ClientError as exc:
+        return f"refused: {exc.response.get('Error', {}).get('Code', '?')}"
+    except DataApiError as exc:
+        return f"refused: {exc.code}"
+
+
+class Probe:
+    """Runs the probes on one target through its rds-data client (`client.api`) and the alex_db client."""
+
+    def __init__(
+        self,
+        client: DataApiClient,
+        *,
+        idle_seconds: float = TRANSACTION_IDLE_SECONDS,
+        slow: bool = False,
+        app_client: DataApiClient | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client, self.api, self.app_client = client, client.api, app_client
+        self.idle_seconds, self.slow, self.sleep = idle_seconds, slow, sleep
+        self.scratch = f"alex_probe_{uuid.uuid4().hex[:8]}"
+
+    def _raw(self, sql: str, parameters: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+        request = {
+            "resourceArn": self.client.resource_arn,
+            "secretArn": self.client.secret_arn,
+            "database": self.client.database,
+            "sql": sql,
+            **extra,
+        }
+        if parameters is not None:
+            request["parameters"] = parameters
+        return self.api.execute_statement(**request)
+
+    def _check(self, behaviour: str, expected: str, call: Callable[[], Any]) -> Observation:
+        observed = _outcome(call)
+        return Observation(behaviour, expected, observed, "PASS" if observed == expected else "FAIL")
+
+    def run(self) -> list[Observation]:
+        observations = [self.resume_time()]
+        self.client.execute(f"CREATE TABLE {self.scratch} (id int, note text)")
+        try:
+            observations += [
+                self.timestamp_digits(3, "accepted"),
+                self.timestamp_digits(6, "refused: BadRequestException"),
+                self._check("result row of 64 KB", "accepted", lambda: self._repeat(MAX_ROW_BYTES - 2)),
+                self._check(
+                    "result row over 64 KB",
+                    "refused: UnsupportedResultException",
+                    lambda: self._repeat(MAX_ROW_BYTES + 1024),
+                ),
+                self._check(
+                    "response over 1 MiB (17 rows of 65,000)",
+                    "refused: BadRequestException",
+                    lambda: self._raw("SELECT repeat('x', 65000) FROM generate_series(1, 17)"),
+                ),
+                self._check(
+                    f"sql of {MAX_SQL_CHARS + 1:,} characters",
+                    "refused: ValidationException",
+                    lambda: self._raw("SELECT 1" + " " * (MAX_SQL_CHARS - 7)),
+                ),
+                self._check(
+                    "request over 4 MiB",
+                    "refused: ValidationException",
+                    lambda: self._raw(
+                        "SELECT length(:p) AS n", [{"name": "p", "value": {"stringValue": "x" * MAX_REQUEST_BYTES}}]
+                    ),
+                ),
+                self._check(
+                    "NUL in a text parameter",
+                    "refused: DatabaseErrorException",
+                    lambda: self._raw(
+                        f"INSERT INTO {self.scratch} (id, note) VALUES (1, :n)",
+                        [{"name": "n", "value": {"stringValue": "a\x00b"}}],
+                    ),
+                ),
+                self._check("syntax error", "refused: DatabaseErrorException", lambda: self._raw("SELEC 1")),
+                self._check(
+                    "two statements in one call",
+                    "refused: ValidationException",
+                    lambda: self._raw("SELECT 1; SELECT 2"),
+                ),
+                self.managed_secret(),
+                self.transaction_expiry(),
+            ]
+            if self.app_client is not None:
+                observations.append(self.app_secret())
+        finally:
+            self.client.execute(f"DROP TABLE IF EXISTS {self.scratch}")
+        return observations
+
+    def _repeat(self, length: int) -> Any:
+        return self._raw("SELECT repeat('x', :n) AS v", [{"name": "n", "value": {"longValue": length}}])
+
+    def timestamp_digits(self, digits: int, expected: str) -> Observation:
+        value = "2024-05-01 12:00:00." + "123456"[:digits]
+        parameter = [{"name": "t", "value": {"stringValue": value}, "typeHint": "TIMESTAMP"}]
+        return self._check(
+            f"TIMESTAMP typeHint with {digits} fractional digits",
+            expected,
+            lambda: self._raw("SELECT CAST(:t AS timestamp) AS t", parameter),
+        )
+
+    def resume_time(self) -> Observation:
+        started = time.monotonic()
+        try:
+            self.client.query_one("SELECT 1 AS ok")
+        except DataApiError as exc:
+            return Observation(
+                "first call (resume from pause)",
+                f"answers within {RESUME_BUDGET_SECONDS} s",
+                f"failed: {exc.code}",
+                "FAIL",
+            )
+        elapsed = time.monotonic() - started
+        verdict = "PASS" if elapsed <= RESUME_BUDGET_SECONDS else "FAIL"
+        return Observation(
+            "first call (resume from pause)",
+            f"answers within {RESUME_BUDGET_SECONDS} s",
+            f"answered in {elapsed:.1f} s",
+            verdict,
+        )
+
+    def managed_secret(self) -> Observation:
+        outcome = _outcome(lambda: self.client.query_one("SELECT current_user AS me"))
+        return Observation(
+            "Data API with the admin secret", "accepted", outcome, "PASS" if outcome == "accepted" else "FAIL"
+        )
+
+    def app_secret(self) -> Observation:
+        assert self.app_client is not None
+        try:
+            self.app_client.execute(f"DROP TABLE {self.scratch}")
+            observed = "accepted"
+        except DataApiError as exc:
+            observed = "refused: permission denied" if "42501" in exc.message or "owner" in exc.message else exc.code
+        return Observation(
+            "app secret cannot DROP",
+            "refused: permission denied",
+            observed,
+            "PASS" if observed == "refused: permission denied" else "FAIL",
+        )
+
+    def transaction_expiry(self) -> Observation:
+        behaviour = f"transaction unused for {self.idle_seconds:.0f} s expires"
+        if self.idle_seconds > 10 and not self.slow:
+            return Observation(behaviour, "refused: TransactionNotFoundException", "not run (pass --slow)", "SKIP")
+        ids = {"resourceArn": self.client.resource_arn, "secretArn": self.client.secret_arn}
+        transaction = self.api.begin_transaction(**ids, database=self.client.database)["transactionId"]
+        self.sleep(self.idle_seconds + 5 if self.idle_seconds > 10 else self.idle_seconds * 1.5)
+        return self._check(
+            behaviour, "refused: TransactionNotFoundException", lambda: self._raw("SELECT 1", transactionId=transaction)
+        )
+
+
+def render(observations: list[Observation]) -> str:
+    headers = ("behaviour", "expected", "observed", "verdict")
+    rows = [headers, *[(o.behaviour, o.expected, o.observed, o.verdict) for o in observations]]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def as_json(target: str, observations: list[Observation]) -> str:
+    return json.dumps({"target": target, "observations": [asdict(o) for o in observations]}, indent=2)
