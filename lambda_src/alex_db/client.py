@@ -118,6 +118,7 @@ class DataApiClient(TableWrites):
         self.retry = retry or RetryPolicy()
         self._sleep, self._clock = sleep, clock
         self._column_cache: dict[str, dict[str, str]] = {}
+        self._unbounded_cache: dict[str, list[str]] = {}
 
     # -- construction
 
@@ -268,7 +269,7 @@ class Transaction(TableWrites):
     def __init__(self, client: DataApiClient, transaction_id: str) -> None:
         self.client, self.id = client, transaction_id
         self._lock = threading.Lock()
-        self._column_cache = client._column_cache
+        self._column_cache, self._unbounded_cache = client._column_cache, client._unbounded_cache
 
     def execute(self, sql: str, params: Params = None) -> Result:
         with self._lock:
@@ -287,7 +288,8 @@ class Transaction(TableWrites):
 
 
 def _encoded_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, default=lambda b: "x" * (len(b) * 4 // 3 + 4)).encode())
+    """Bytes `value` takes in the request body as botocore writes it (ASCII-escaped JSON, blobs as base64)."""
+    return len(json.dumps(value, default=lambda b: "x" * (len(b) * 4 // 3 + 4)).encode())
 
 
 def _check_request_size(parameters: list[dict[str, Any]]) -> None:
@@ -307,7 +309,7 @@ def _chunks(sql: str, encoded: list[list[dict[str, Any]]]) -> Iterator[list[list
     chunk: list[list[dict[str, Any]]] = []
     size = 0
     for index, parameter_set in enumerate(encoded):
-        set_size = len(json.dumps(parameter_set, default=lambda b: "x" * (len(b) * 4 // 3 + 4)).encode())
+        set_size = _encoded_size(parameter_set)
         if set_size > budget:
             raise ValueError(f"parameter set {index} alone is {set_size} bytes; the Data API accepts 4 MiB per request")
         if chunk and size + set_size > budget:

@@ -110,6 +110,7 @@ class TableWrites:
     """insert/update/delete helpers for any object with `execute` and `query` (client or transaction)."""
 
     _column_cache: dict[str, dict[str, str]]
+    _unbounded_cache: dict[str, list[str]]
 
     def table_columns(self, table: str) -> dict[str, str]:
         """Column name -> PostgreSQL type name (udt_name) of `table`, read from the catalog once per client."""
@@ -119,17 +120,17 @@ class TableWrites:
             if not rows:  # not cached: the table may be created later (e.g. by a migration)
                 return {}
             cache[table] = {r["column_name"]: r["udt_name"] for r in rows}
-            cache[f"{table}#unbounded"] = {
-                r["column_name"]: r["udt_name"]
+            self._unbounded_cache[table] = [
+                r["column_name"]
                 for r in rows
                 if r["udt_name"] in UNBOUNDED_TYPES and r["character_maximum_length"] is None
-            }
+            ]
         return cache[table]
 
     def unbounded_columns(self, table: str) -> list[str]:
         """The columns of `table` whose values have no size bound (text, jsonb, bytea, varchar without n, ...)."""
         self.table_columns(table)
-        return list(self._column_cache.get(f"{table}#unbounded", {}))
+        return list(self._unbounded_cache.get(table, []))
 
     def insert(self, table: str, data: Mapping[str, Any], returning: str | None = None) -> Any:
         """INSERT one row; the `returning` column's value (UUIDs as str, as the course's client returned them)."""

@@ -23,28 +23,23 @@ NAME_PROPERTIES = {
     "AWS::Lambda::Function": "FunctionName",
     "AWS::SecretsManager::Secret": "Name",
 }
+
+
 # Every fixed-name resource, per profile: (type, name) -> (DeletionPolicy, UpdateReplacePolicy).
 # None of them may be plainly "Retain": it also applies when the first create rolls back, and
 # the retained name then blocks the next deploy.
+def expected_fixed_names(profile: str, log_policies: tuple[str, str], cluster_policies: tuple[str, str]) -> dict:
+    parameters = ("cluster-arn", "secret-arn", "admin-secret-arn", "database-name", "consumer-policy-arn")
+    return {
+        ("AWS::Logs::LogGroup", f"/aws/rds/cluster/alex-{profile}/postgresql"): log_policies,
+        ("AWS::RDS::DBCluster", f"alex-{profile}"): cluster_policies,
+        **{("AWS::SSM::Parameter", f"/alex/{profile}/database/{name}"): (None, None) for name in parameters},
+    }
+
+
 FIXED_NAMES = {
-    "dev": {
-        ("AWS::Logs::LogGroup", "/aws/rds/cluster/alex-dev/postgresql"): ("Delete", "Delete"),
-        ("AWS::RDS::DBCluster", "alex-dev"): ("Delete", "Snapshot"),
-        ("AWS::SSM::Parameter", "/alex/dev/database/cluster-arn"): (None, None),
-        ("AWS::SSM::Parameter", "/alex/dev/database/secret-arn"): (None, None),
-        ("AWS::SSM::Parameter", "/alex/dev/database/database-name"): (None, None),
-        ("AWS::SSM::Parameter", "/alex/dev/database/consumer-policy-arn"): (None, None),
-        ("AWS::SSM::Parameter", "/alex/dev/database/admin-secret-arn"): (None, None),
-    },
-    "prod": {
-        ("AWS::Logs::LogGroup", "/aws/rds/cluster/alex-prod/postgresql"): ("RetainExceptOnCreate", "Retain"),
-        ("AWS::RDS::DBCluster", "alex-prod"): ("Snapshot", "Snapshot"),
-        ("AWS::SSM::Parameter", "/alex/prod/database/cluster-arn"): (None, None),
-        ("AWS::SSM::Parameter", "/alex/prod/database/secret-arn"): (None, None),
-        ("AWS::SSM::Parameter", "/alex/prod/database/database-name"): (None, None),
-        ("AWS::SSM::Parameter", "/alex/prod/database/consumer-policy-arn"): (None, None),
-        ("AWS::SSM::Parameter", "/alex/prod/database/admin-secret-arn"): (None, None),
-    },
+    "dev": expected_fixed_names("dev", ("Delete", "Delete"), ("Delete", "Snapshot")),
+    "prod": expected_fixed_names("prod", ("RetainExceptOnCreate", "Retain"), ("Snapshot", "Snapshot")),
 }
 
 

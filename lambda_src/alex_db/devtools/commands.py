@@ -50,8 +50,8 @@ def load_snapshot_from(args: argparse.Namespace) -> dict[str, Any]:
 LOCAL_APP_ROLE = "alex_app"
 
 
-def local_app_credentials(directory: str) -> dict[str, str]:
-    """The local app secret (in <dir>/secrets.json, created on first use): the app role's current login."""
+def local_app_secret(directory: str) -> tuple[Any, str, dict[str, str]]:
+    """The local app secret in <dir>/secrets.json (created on first use): (store, its ARN, current login)."""
     import secrets
 
     from botocore.exceptions import ClientError
@@ -61,11 +61,12 @@ def local_app_credentials(directory: str) -> dict[str, str]:
 
     store = LocalSecretsManager(Path(directory).expanduser().resolve() / "secrets.json")
     try:
-        value = store.get_secret_value(SecretId="alex-app")["SecretString"]
+        current = store.get_secret_value(SecretId="alex-app")
     except ClientError:  # ResourceNotFoundException: the first `local up` in this directory
         value = json.dumps({"username": login_users(LOCAL_APP_ROLE)[0], "password": secrets.token_urlsafe(30)})
         store.create_secret(Name="alex-app", SecretString=value)
-    return json.loads(value)
+        current = store.get_secret_value(SecretId="alex-app")
+    return store, current["ARN"], json.loads(current["SecretString"])
 
 
 def with_login(dsn: str, credentials: dict[str, str]) -> str:
@@ -102,7 +103,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     client = local_client(dsn)
     version = client.query_one("SELECT current_setting('server_version') AS v")["v"]
     print(f"local PostgreSQL {version} running, data in {data_dir}")
-    app_credentials = local_app_credentials(args.dir)
+    _, _, app_credentials = local_app_secret(args.dir)
     summary = initialize(client, manifest, app_role=AppRole(LOCAL_APP_ROLE, app_credentials))
     require_scram(server, f"+{LOCAL_APP_ROLE}")
     print(f"instruments: {summary.instruments}")
@@ -271,16 +272,12 @@ def cmd_probe(args: argparse.Namespace, target: Target) -> int:
     client, app_client, idle = target.client, None, None
     if isinstance(client.api, LocalDataApi):
         # Locally the clock is scaled (a 2 s idle expiry) and a pause is simulated, so every probe runs.
-        from alex_db.devtools.local_secrets import LocalSecretsManager
-
         dsn = client.api.dsn
         engine = LocalDataApi(dsn, transaction_idle_seconds=2)
         engine.inject_fault("DatabaseResumingException", times=2)
         client = DataApiClient(engine, resource_arn=client.resource_arn, secret_arn=client.secret_arn,
                                database=client.database)  # fmt: skip
-        local_app_credentials(args.dir)
-        store = LocalSecretsManager(Path(args.dir).expanduser().resolve() / "secrets.json")
-        app_arn = store.describe_secret(SecretId="alex-app")["ARN"]
+        store, app_arn, _ = local_app_secret(args.dir)
         app_client = DataApiClient(LocalDataApi(dsn, secrets=store), resource_arn=client.resource_arn,
                                    secret_arn=app_arn, database=client.database)  # fmt: skip
         idle = 2.0

@@ -190,7 +190,9 @@ class LocalDataApi:
     def begin_transaction(self, **kwargs: Any) -> dict[str, Any]:
         self._begin_call("BeginTransaction", kwargs)
         database = kwargs.get("database") or self.default_database
-        conn = self._connect("BeginTransaction", database, autocommit=False, login=self._login(kwargs))
+        conn = self._connect(
+            "BeginTransaction", database, autocommit=False, login=self._login("BeginTransaction", kwargs)
+        )
         transaction_id = base64.b64encode(secrets.token_bytes(96)).decode()
         with self._lock:
             self._transactions[transaction_id] = _Transaction(conn, database)
@@ -270,7 +272,7 @@ class LocalDataApi:
                 txn.lock.release()
             return
         database = kwargs.get("database") or self.default_database
-        login = self._login(kwargs)
+        login = self._login(operation, kwargs)
         key = (database, *login)
         with self._lock:
             pool = self._pools[key]
@@ -286,7 +288,7 @@ class LocalDataApi:
                 else:
                     conn.close()
 
-    def _login(self, kwargs: dict[str, Any]) -> tuple[str, ...]:
+    def _login(self, operation: str, kwargs: dict[str, Any]) -> tuple[str, ...]:
         """(user, password) from the secret's AWSCURRENT version, read on every call as the Data API does."""
         if self.secrets is None:
             return ()
@@ -295,9 +297,7 @@ class LocalDataApi:
             secret = json.loads(value)
             return (secret["username"], secret["password"])
         except (ClientError, ValueError, KeyError, TypeError) as exc:
-            raise client_error(
-                "ExecuteStatement", "SecretsErrorException", f"Error retrieving the secret: {exc}"
-            ) from None
+            raise client_error(operation, "SecretsErrorException", f"Error retrieving the secret: {exc}") from None
 
     def _connect(
         self, operation: str, database: str, *, autocommit: bool, login: tuple[str, ...] = ()

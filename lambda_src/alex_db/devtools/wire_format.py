@@ -344,7 +344,7 @@ def check_request(operation: str, request: dict[str, Any]) -> None:
             f"1 validation error detected: Value at 'sql' failed to satisfy constraint: "
             f"Member must have length less than or equal to {MAX_SQL_CHARS}",
         )
-    size = wire_size(request)
+    size = len(json.dumps(request, default=size_of).encode())  # botocore sends ASCII-escaped JSON
     if size > MAX_REQUEST_BYTES:
         raise client_error(
             operation,
