@@ -13,6 +13,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from alex_db.deploy.app_role import login_users
+from stacks import guardrails
 from stacks.access import grant_data_api
 from stacks.functions import log_only_role, python_function
 
@@ -68,6 +69,28 @@ class AppCredentials(Construct):
                 resources=[self.secret.secret_arn],
             )
         )
+        # testSecret logs in with the pending credentials: the Data API reads only AWSCURRENT, so they
+        # go into this scratch secret for one statement, then it is blanked (secret_rotation.handler).
+        self.test_secret = secretsmanager.Secret(
+            self,
+            "RotationTestSecret",
+            description=f"Alex database: scratch secret of the {group} rotation's testSecret (blank between rotations)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"username": "", "note": "scratch secret of testSecret"}),
+                generate_string_key="password",
+                exclude_punctuation=True,
+            ),
+        )
+        guardrails.acknowledge(
+            self.test_secret.node.default_child,
+            "AwsSolutions-SMG4",
+            reason="A scratch secret: the app-secret rotation writes the pending credentials into it for one "
+            "login test and blanks it again, so it holds no standing credential to rotate.",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["secretsmanager:PutSecretValue"], resources=[self.test_secret.secret_arn])
+        )
+        grant_data_api(role, cluster, self.test_secret)  # rds-data + read: the login test itself
         self.function = python_function(
             self,
             "Rotation",
@@ -84,6 +107,7 @@ class AppCredentials(Construct):
                 "ADMIN_SECRET_ARN": cluster.secret.secret_arn,
                 "DATABASE": database_name,
                 "APP_ROLE": group,
+                "TEST_SECRET_ARN": self.test_secret.secret_arn,
             },
         )
         grant_data_api(role, cluster, cluster.secret)  # rds-data + the master secret: it runs ALTER ROLE

@@ -25,6 +25,7 @@ from stacks.config import (
     DatabaseProfile,
     load_profile,
 )
+from stacks.create_rollback import CreateRollbackRelease
 from stacks.monitoring import DatabaseAlarms
 from stacks.schema_init import SchemaInit
 
@@ -46,6 +47,13 @@ REMOVAL_POLICIES = {
 # CDK's restrict-default-security-group custom resource (feature flag) runs a singleton Lambda.
 RESTRICT_DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 PROFILE_TAG = "alex:profile"
+# What exists before the cluster starts (its network, its log group, CDK's VPC helpers).
+NETWORK_IDS = {"Vpc", "VpcFlowLogs", "ClusterSecurityGroup", "PostgresLogs", "RestrictDefaultSgLogs",
+               RESTRICT_DEFAULT_SG_PROVIDER}  # fmt: skip
+
+
+def cluster_identifier(profile: DatabaseProfile) -> str:
+    return f"alex-{profile.name}"
 
 
 def stack_name(profile: str) -> str:
@@ -112,12 +120,27 @@ class DatabaseStack(Stack):
         self._own_singleton_log_groups(profile, simple_removal)
         self.alarms = (
             DatabaseAlarms(
-                self, "Alarms", cluster=self.cluster, max_capacity=profile.max_capacity, email=profile.alarm_email
+                self,
+                "Alarms",
+                cluster=self.cluster,
+                max_capacity=profile.max_capacity,
+                email=profile.alarm_email,
+                rotation_function=self.app_credentials.function,
             )
             if profile.observability
             else None
         )
         self._outputs(profile)
+        if profile.protected:
+            # Last, so that every resource above is ordered after the release (create_rollback.py).
+            CreateRollbackRelease(
+                self,
+                "CreateRollbackRelease",
+                cluster_identifier=cluster_identifier(profile),
+                code=self.schema_init.code,
+                log_retention=RETENTION_BY_DAYS[profile.log_retention_days],
+                log_removal_policy=simple_removal,
+            ).attach(self.cluster, before_cluster=[c for c in self.node.children if c.node.id in NETWORK_IDS])
 
     def grant_data_api_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` (e.g. an agent's Lambda in this app) call the Data API as the DML-only app role."""
@@ -168,14 +191,17 @@ class DatabaseStack(Stack):
     def _cluster(
         self, profile: DatabaseProfile, removal: RemovalPolicy, log_removal: RemovalPolicy
     ) -> rds.DatabaseCluster:
-        cluster_identifier = f"alex-{profile.name}"
+        identifier = cluster_identifier(profile)
         # Own the log group instead of `cloudwatch_logs_retention`, which deploys a LogRetention Lambda.
         postgres_logs = logs.LogGroup(
             self,
             "PostgresLogs",
-            log_group_name=f"/aws/rds/cluster/{cluster_identifier}/postgresql",
+            log_group_name=f"/aws/rds/cluster/{identifier}/postgresql",
             retention=RETENTION_BY_DAYS[profile.log_retention_days],
-            removal_policy=log_removal,
+            # RDS writes to this fixed name: a copy retained by a decommission would make the next
+            # create of the profile fail ("already exists"), so decommission deletes it with the stack
+            # (export it first if it must be kept: docs in the decommission steps).
+            removal_policy=RemovalPolicy.DESTROY if profile.decommission else log_removal,
         )
         insights = (
             {
@@ -189,7 +215,7 @@ class DatabaseStack(Stack):
             self,
             "Cluster",
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
-            cluster_identifier=cluster_identifier,
+            cluster_identifier=identifier,
             writer=rds.ClusterInstance.serverless_v2("writer", auto_minor_version_upgrade=True, **insights),
             # Database Insights standard mode: Performance Insights with the free 7-day retention.
             database_insights_mode=rds.DatabaseInsightsMode.STANDARD if profile.observability else None,

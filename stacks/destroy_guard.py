@@ -14,8 +14,11 @@ STEPS = """\
 AlexDatabase-{name} is protected: stack termination protection is on, the cluster has deletion
 protection and its writer instance is retained, so `cdk destroy` cannot leave a writer-less cluster.
 To really destroy it (a final cluster snapshot is kept):
+  0. keep the PostgreSQL log if you need it (step 2 deletes /aws/rds/cluster/alex-{name}/postgresql,
+     whose fixed name would otherwise block a later redeploy): aws logs create-export-task ...
   1. make deploy PROFILE={name} DECOMMISSION=1    # turns the three protections off, nothing else
   2. make destroy PROFILE={name} DECOMMISSION=1   # deletes the stack; RDS takes the final snapshot
+A later `make deploy PROFILE={name}` creates it anew (restore the final snapshot: docs/operations.md).
 Changed your mind after step 1? `make deploy PROFILE={name}` turns the protections back on."""
 
 

@@ -17,7 +17,7 @@ from alex_db.deploy.manifest import MANIFEST_FILE
 LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
 # Packages bundled whole; every alex_db module they import at module level comes along.
 # Imports inside functions are optional paths (e.g. the local engine) and are not followed.
-BUNDLED_PACKAGES = ("schema_init", "secret_rotation", "alex_db/deploy")
+BUNDLED_PACKAGES = ("schema_init", "secret_rotation", "protection_release", "alex_db/deploy")
 
 
 def _module_path(source: Path, module: str) -> Path | None:

@@ -1,12 +1,14 @@
-"""Operator alarms for a profile with observability on: capacity at its maximum, CPU, memory, deadlocks -> SNS."""
+"""Operator alarms for a profile with observability on: capacity near its maximum, deadlocks, failed
+secret rotations -> an encrypted SNS topic whose policy lets CloudWatch (this account's alarms) publish."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -15,19 +17,40 @@ from constructs import Construct
 # 5-minute periods; a condition must hold for 3 of them (15 minutes) before anyone is paged.
 PERIOD = Duration.minutes(5)
 EVALUATION_PERIODS = 3
-CPU_PERCENT = 80
-FREEABLE_MEMORY_BYTES = 256 * 1024 * 1024  # Serverless v2 has ~2 GiB per ACU; under 256 MiB means swapping soon
+# On Serverless v2, CPUUtilization and FreeableMemory are relative to the *maximum* capacity, so
+# they say the same as ACUUtilization (capacity as a percentage of the maximum), only later. AWS:
+# "Performance and scaling for Aurora Serverless v2" - "Important Amazon CloudWatch metrics".
+ACU_UTILIZATION_PERCENT = 90
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+
+
+def alarm_source_arn() -> str:
+    """Every CloudWatch alarm of this account and region (aws:SourceArn of an alarm's sns:Publish)."""
+    return f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"
+
+
+def cloudwatch_alarms_condition() -> dict:
+    """Scopes a service-principal statement to this account's alarms (confused-deputy protection)."""
+    return {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}, "ArnLike": {"aws:SourceArn": alarm_source_arn()}}
 
 
 class DatabaseAlarms(Construct):
-    """Four alarms on the cluster and an encrypted SNS topic they notify (email subscription optional)."""
+    """Alarms on the cluster (and on the rotation function) and the encrypted SNS topic they notify."""
 
     def __init__(
-        self, scope: Construct, id: str, *, cluster: rds.DatabaseCluster, max_capacity: float, email: str | None
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        cluster: rds.DatabaseCluster,
+        max_capacity: float,
+        email: str | None,
+        rotation_function: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, id)
-        # CloudWatch can publish only to topics whose key lets it: an AWS-managed alias/aws/sns key
-        # cannot be granted, so the topic gets its own key ($1/month).
+        # The AWS-managed alias/aws/sns key cannot be granted to CloudWatch, so the topic has its own
+        # ($1/month). AWS Knowledge Center "cloudwatch-receive-sns-for-alarm-trigger": the key policy
+        # must allow cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*.
         key = kms.Key(
             self,
             "TopicKey",
@@ -35,32 +58,39 @@ class DatabaseAlarms(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
         )
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions=cloudwatch_alarms_condition(),
+            )
+        )
         self.topic = sns.Topic(self, "Topic", display_name="Alex database alarms", master_key=key, enforce_ssl=True)
+        # enforce_ssl emits an AWS::SNS::TopicPolicy, which *replaces* SNS's default access policy:
+        # without this Allow, CloudWatch is "not authorized to perform: SNS:Publish" and every alarm
+        # fails silently (AWS Knowledge Center "cloudwatch-receive-sns-for-alarm-trigger").
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=cloudwatch_alarms_condition(),
+            )
+        )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.alarms = [
             self._alarm(
-                "CapacityAtMaximum",
-                cluster.metric_serverless_database_capacity(period=PERIOD, statistic="Maximum"),
-                threshold=max_capacity,
+                "CapacityNearMaximum",
+                cluster.metric_acu_utilization(period=PERIOD, statistic="Average"),
+                threshold=ACU_UTILIZATION_PERCENT,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                description=f"Serverless v2 capacity at its maximum ({max_capacity} ACU) for 15 minutes: raise "
-                "max_capacity or find the query that needs it",
-            ),
-            self._alarm(
-                "HighCpu",
-                cluster.metric_cpu_utilization(period=PERIOD),
-                threshold=CPU_PERCENT,
-                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                description=f"CPU above {CPU_PERCENT}% for 15 minutes",
-            ),
-            self._alarm(
-                "LowFreeableMemory",
-                cluster.metric_freeable_memory(period=PERIOD, statistic="Minimum"),
-                threshold=FREEABLE_MEMORY_BYTES,
-                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                description="Freeable memory under 256 MiB for 15 minutes",
+                description=f"Serverless v2 capacity at {ACU_UTILIZATION_PERCENT}%+ of its maximum "
+                f"({max_capacity} ACU) for 15 minutes (CPU and memory are relative to that maximum too): "
+                "raise max_capacity or find the query that needs it",
             ),
             self._alarm(
                 "Deadlocks",
@@ -71,6 +101,20 @@ class DatabaseAlarms(Construct):
                 evaluation_periods=1,
             ),
         ]
+        if rotation_function is not None:
+            # Secrets Manager rotates asynchronously: a failing rotation never fails a deploy and is
+            # otherwise seen by nobody. Any error of the rotation function pages.
+            self.alarms.append(
+                self._alarm(
+                    "RotationFailed",
+                    rotation_function.metric_errors(period=PERIOD, statistic="Sum"),
+                    threshold=0,
+                    comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    description="The app-secret rotation failed: see the rotation function's log group; "
+                    "agents keep working on the previous credentials until it is fixed",
+                    evaluation_periods=1,
+                )
+            )
 
     def _alarm(
         self,

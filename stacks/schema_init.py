@@ -12,19 +12,16 @@ from aws_cdk import (
     DockerImage,
     Duration,
     RemovalPolicy,
-    Stack,
 )
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from alex_db.authoring.manifest_builder import build_manifest
 from alex_db.deploy.manifest import migration_labels
-from stacks import guardrails
-from stacks.functions import log_only_role, python_function
+from stacks.functions import custom_resource_provider, log_only_role, python_function
 from stacks.init_asset import LAMBDA_SRC, InitAssetBundler
 
 # Data API retry budget (120 s) + a few seconds of DDL per migration, with room for one slow
@@ -55,7 +52,6 @@ class SchemaInit(Construct):
         manifest_hash = self.manifest["manifest_hash"]
 
         handler_logs = logs.LogGroup(self, "HandlerLogs", retention=log_retention, removal_policy=log_removal_policy)
-        provider_logs = logs.LogGroup(self, "ProviderLogs", retention=log_retention, removal_policy=log_removal_policy)
         # One asset for the init and the rotation handlers (alex_db.deploy is their shared code).
         self.code = lambda_.Code.from_asset(
             str(LAMBDA_SRC),
@@ -81,23 +77,8 @@ class SchemaInit(Construct):
         cluster.grant_data_api_access(self.function)
         app_secret.grant_read(self.function)  # to set the app login's password (as a SCRAM verifier)
 
-        framework_role = log_only_role(self, "ProviderRole", provider_logs, "Alex schema-init Provider framework")
-        provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=self.function,
-            log_group=provider_logs,
-            framework_on_event_role=framework_role,
-        )
-        # The Provider grants lambda:InvokeFunction on the handler and its versions (ARN:*).
-        stack = Stack.of(self)
-        handler_id = stack.resolve(stack.get_logical_id(self.function.node.default_child))
-        guardrails.acknowledge(
-            framework_role.node.find_child("DefaultPolicy"),
-            "AwsSolutions-IAM5",
-            finding=f"[Resource::<{handler_id}.Arn>:*]",
-            reason="CDK's Provider framework invokes the schema-init function and its versions "
-            "(function ARN and ARN:*); the wildcard covers versions of that single function only.",
+        provider = custom_resource_provider(
+            self, "Provider", on_event=self.function, log_retention=log_retention, log_removal_policy=log_removal_policy
         )
         assert cluster.secret is not None
         self.resource = CustomResource(

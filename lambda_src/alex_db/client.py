@@ -49,8 +49,15 @@ RETRYABLE_CODES = frozenset(
 # Right after CloudFormation creates the cluster these say "not yet" too: the HTTP endpoint is still
 # being enabled, the new secret not yet readable, the initial database not yet created. Only the
 # init function waits for them; for an agent they are configuration errors worth failing fast.
+# InvalidResourceStateException ("The resource is in an invalid state", botocore's rds-data model):
+# a cluster or writer still modifying right after its creation or a capacity change.
 AFTER_CREATE_CODES = frozenset(
-    {"HttpEndpointNotEnabledException", "SecretsErrorException", "DatabaseNotFoundException"}
+    {
+        "HttpEndpointNotEnabledException",
+        "SecretsErrorException",
+        "DatabaseNotFoundException",
+        "InvalidResourceStateException",
+    }
 )
 BATCH_CHUNK_BYTES = MAX_REQUEST_BYTES - 256 * 1024  # headroom for the envelope and base64 growth
 # While RDS rotates the master password, a caller may briefly read the previous one from the
@@ -169,6 +176,18 @@ class DataApiClient(TableWrites):
             secret_arn="arn:aws:secretsmanager:local:000000000000:secret:alex-local",
             database=database,
             **kwargs,
+        )
+
+    def with_secret(self, secret_arn: str) -> DataApiClient:
+        """The same cluster, database, retry policy and clock, logging in with another secret."""
+        return DataApiClient(
+            self.api,
+            resource_arn=self.resource_arn,
+            secret_arn=secret_arn,
+            database=self.database,
+            retry=self.retry,
+            sleep=self._sleep,
+            clock=self._clock,
         )
 
     # -- statements

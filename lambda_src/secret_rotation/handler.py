@@ -3,10 +3,11 @@
 The four steps, as Secrets Manager calls them:
   createSecret  AWSPENDING = the *other* login user of the group with a new random password
   setSecret     that user's password := the pending one, via the Data API with the admin (master) secret
-  testSecret    via the admin secret: the user can log in, is a member of the group, and carries the
-                pending version's marker - set in the same transaction as the password. The Data API
-                reads only a secret's AWSCURRENT version, so the pending credentials themselves cannot
-                be tried through it before finishSecret; the marker proves setSecret committed them.
+  testSecret    the pending credentials really log in: the Data API reads only a secret's AWSCURRENT
+                version, so they are copied into a scratch secret (TEST_SECRET_ARN) as its AWSCURRENT and
+                one statement runs with it, as the official multi-user template logs in with AWSPENDING;
+                then the scratch secret is blanked. Via the admin secret: the user is a member of the
+                group and carries this version's marker (set in the same transaction as the password).
   finishSecret  AWSCURRENT moves to the pending version; callers switch users with no failed login,
                 because the previous user's password stays valid until the rotation after next.
 Every step is idempotent: an interrupted rotation resumes from any step.
@@ -18,6 +19,7 @@ import json
 import logging
 import os
 import secrets
+import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,6 +27,7 @@ from botocore.exceptions import ClientError
 from alex_db.client import AFTER_CREATE_CODES, DataApiClient, RetryPolicy
 from alex_db.connection import boto3_rds_data_client
 from alex_db.deploy.app_role import ensure_roles_sql, other_user, parse_secret, role_marker, set_password
+from alex_db.errors import DataApiError
 
 log = logging.getLogger("alex_db")
 log.setLevel(logging.INFO)
@@ -65,7 +68,9 @@ def on_event(event: dict[str, Any], context: Any = None, *, secrets_client: Any 
         pending = parse_secret(
             sm.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
         )
-        test_secret(admin or _admin_client(env), group, pending["username"], token)
+        admin = admin or _admin_client(env)
+        test_secret(admin, group, pending["username"], token)
+        test_login(sm, admin, env["TEST_SECRET_ARN"], pending, group)
     elif step == "finishSecret":
         finish_secret(sm, arn, token, versions)
     else:
@@ -100,6 +105,29 @@ def test_secret(admin: DataApiClient, group: str, username: str, token: str) -> 
     marker = role_marker(admin, username)
     if marker != token:
         raise RotationError(f"testSecret: {username}'s password was set by {marker!r}, not by version {token}")
+
+
+def test_login(sm: Any, admin: DataApiClient, test_secret_arn: str, pending: dict[str, str], group: str) -> None:
+    """Log in with the pending credentials through the Data API (via the scratch secret), then blank it."""
+    # A fresh ClientRequestToken per attempt: PutSecretValue with a token that exists and identical
+    # data "does nothing" (no label moves), so a retried testSecret would test the blank instead.
+    sm.put_secret_value(SecretId=test_secret_arn, ClientRequestToken=str(uuid.uuid4()),
+                        SecretString=json.dumps(pending), VersionStages=["AWSCURRENT"])  # fmt: skip
+    try:
+        row = admin.with_secret(test_secret_arn).query_one(
+            "SELECT current_user AS login, pg_has_role(current_user, :group, 'MEMBER') AS member", {"group": group}
+        )
+    except DataApiError as exc:
+        raise RotationError(
+            f"testSecret: the pending credentials of {pending['username']} do not log in: {exc}"
+        ) from None
+    finally:
+        blank = {"username": pending["username"], "password": "", "note": "scratch secret of testSecret"}
+        sm.put_secret_value(SecretId=test_secret_arn, ClientRequestToken=str(uuid.uuid4()),
+                            SecretString=json.dumps(blank), VersionStages=["AWSCURRENT"])  # fmt: skip
+    if row is None or row["login"] != pending["username"] or not row["member"]:
+        raise RotationError(f"testSecret: logged in as {row} with the pending credentials of {pending['username']}")
+    log.info("testSecret: %s logs in with the pending password through the Data API", pending["username"])
 
 
 def finish_secret(sm: Any, arn: str, token: str, versions: dict[str, list[str]]) -> None:

@@ -37,7 +37,12 @@ def test_rotation_runs_after_the_roles_exist(template_json, profile):
 def test_rotation_function_is_least_privilege(template_json, profile):
     template = template_json[profile]
     cluster_id = next(iter(resources(template, "AWS::RDS::DBCluster")))
-    secret_id = next(iter(resources(template, "AWS::SecretsManager::Secret")))
+    secret_id = next(
+        k for k in resources(template, "AWS::SecretsManager::Secret") if k.startswith("AppCredentialsSecret")
+    )
+    test_id = next(
+        k for k in resources(template, "AWS::SecretsManager::Secret") if k.startswith("AppCredentialsRotationTest")
+    )
     granted = {}
     for statement in statements(template, "RotationRole"):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -51,7 +56,10 @@ def test_rotation_function_is_least_privilege(template_json, profile):
         "rds-data:ExecuteStatement", "rds-data:RollbackTransaction",
     }  # fmt: skip
     assert all('"*"' not in resource for resources_ in granted.values() for resource in resources_)
-    assert granted["secretsmanager:PutSecretValue"] == [json.dumps({"Ref": secret_id})]
+    # Its own secret, and the scratch secret testSecret logs in with (never the master secret).
+    assert sorted(granted["secretsmanager:PutSecretValue"]) == sorted(
+        json.dumps({"Ref": i}) for i in (secret_id, test_id)
+    )
     master = json.dumps({"Fn::GetAtt": [cluster_id, "MasterUserSecret.SecretArn"]})
     assert master in granted["secretsmanager:GetSecretValue"]  # to run ALTER ROLE as the master user
 

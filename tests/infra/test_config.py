@@ -16,7 +16,7 @@ def test_default_profile_is_dev():
 
 def test_prod_profile_values():
     prod = load_profile(cdk_context(profile="prod"))
-    assert (prod.min_capacity, prod.deletion_protection, prod.removal_policy) == (0.5, True, "snapshot")
+    assert (prod.min_capacity, prod.deletion_protection, prod.removal_policy) == (2, True, "snapshot")
 
 
 def test_unknown_profile_names_the_key_and_choices():

@@ -22,6 +22,7 @@ ACKNOWLEDGED = {
         ("Cluster/Resource", "AwsSolutions-RDS6"),
         ("Cluster/Resource", "AwsSolutions-RDS10"),
         ("SchemaInit/ProviderRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitHandlerBDE863A8.Arn>:*]"),
+        ("AppCredentials/RotationTestSecret/Resource", "AwsSolutions-SMG4"),
     },
     "prod": {
         ("Cluster/Resource", "AwsSolutions-RDS6"),
@@ -30,6 +31,11 @@ ACKNOWLEDGED = {
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]",
         ),
         ("SchemaInit/ProviderRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitHandlerBDE863A8.Arn>:*]"),
+        ("AppCredentials/RotationTestSecret/Resource", "AwsSolutions-SMG4"),
+        (
+            "CreateRollbackRelease/ProviderRole/DefaultPolicy",
+            "AwsSolutions-IAM5[Resource::<CreateRollbackReleaseHandlerF5345687.Arn>:*]",
+        ),
     },
 }
 
@@ -93,11 +99,13 @@ def test_no_literal_password_or_secret_value_anywhere(template_json, profile):
     assert password_keys == {"ManageMasterUserPassword", "PasswordLength"}
     text = json.dumps(template_json[profile])
     assert "{{resolve:secretsmanager" not in text
-    (secret,) = resources(template_json[profile], "AWS::SecretsManager::Secret").values()
-    assert "SecretString" not in secret["Properties"]  # generated, never written in the template
-    generated = secret["Properties"]["GenerateSecretString"]
-    assert json.loads(generated["SecretStringTemplate"]) == {"username": "alex_app_1"}
-    assert generated["GenerateStringKey"] == "password"
+    secrets = resources(template_json[profile], "AWS::SecretsManager::Secret")
+    assert len(secrets) == 2  # the app secret and the rotation's scratch secret
+    for secret in secrets.values():
+        assert "SecretString" not in secret["Properties"]  # generated, never written in the template
+        assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "password"
+    app = next(s for k, s in secrets.items() if k.startswith("AppCredentialsSecret"))
+    assert json.loads(app["Properties"]["GenerateSecretString"]["SecretStringTemplate"]) == {"username": "alex_app_1"}
 
 
 def test_no_wildcard_resource_for_data_secrets_or_logs(template_json, profile):

@@ -28,7 +28,7 @@ def test_integ_app_asserts_version_instruments_and_a_round_trip():
     ]
     (round_trip,) = calls[("Lambda", "invoke")]
     assert json.loads(round_trip["$ObjectLike"]["Payload"]) == {
-        "ok": True, "login": "alex_app_1", "instruments": 22, "ddl_refused": True,
+        "ok": True, "app_group_member": True, "instruments": 22, "ddl_refused": True,
     }  # fmt: skip
 
 

@@ -98,8 +98,9 @@ def test_every_lambda_logs_to_a_log_group_the_stack_owns(template_json, profile)
     template = template_json[profile]
     groups = resources(template, "AWS::Logs::LogGroup")
     functions = resources(template, "AWS::Lambda::Function")
-    # schema-init handler, the Provider framework, the app-secret rotation, CDK's restrict-default-SG
-    assert len(functions) == 4
+    # schema-init handler + its Provider framework, the app-secret rotation, CDK's restrict-default-SG;
+    # prod adds the create-rollback release + its Provider framework
+    assert len(functions) == {"dev": 4, "prod": 6}[profile]
     for logical_id, function in functions.items():
         target = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         group = groups[target]
@@ -123,8 +124,11 @@ def test_prod_has_insights_enhanced_monitoring_and_alarms(template_json):
     alarms = {
         a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
     }
-    assert set(alarms) == {"ServerlessDatabaseCapacity", "CPUUtilization", "FreeableMemory", "Deadlocks"}
-    assert alarms["ServerlessDatabaseCapacity"]["Threshold"] == 16
+    # Serverless v2: CPU and memory are relative to the maximum ACU, so capacity is watched as ACUUtilization.
+    assert set(alarms) == {"ACUUtilization", "Deadlocks", "Errors"}
+    assert alarms["ACUUtilization"]["Threshold"] == 90
+    rotation = next(k for k in resources(template, "AWS::Lambda::Function") if k.startswith("AppCredentialsRotation"))
+    assert alarms["Errors"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": rotation}}]
     (topic_id,) = resources(template, "AWS::SNS::Topic")
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}]

@@ -43,6 +43,7 @@ class AuroraLike:
     store: LocalSecretsManager
     admin_arn: str
     app_arn: str
+    test_arn: str  # the rotation's scratch secret (testSecret logs in with the pending credentials through it)
     engine: LocalDataApi
 
     def client(self, secret_arn: str, **kwargs) -> DataApiClient:
@@ -75,4 +76,5 @@ def aurora_like_database(server: LocalServer) -> AuroraLike:
     admin_arn = store.create_secret(Name="admin", SecretString=json.dumps(admin))["ARN"]
     app = {"username": login_users(GROUP)[0], "password": secrets.token_urlsafe(30)}
     app_arn = store.create_secret(Name="app", SecretString=json.dumps(app))["ARN"]
-    return AuroraLike(name, store, admin_arn, app_arn, LocalDataApi(server.dsn(name), secrets=store))
+    test_arn = store.create_secret(Name="app-rotation-test", SecretString=json.dumps({"username": "", "password": ""}))
+    return AuroraLike(name, store, admin_arn, app_arn, test_arn["ARN"], LocalDataApi(server.dsn(name), secrets=store))

@@ -123,7 +123,9 @@ def rotation(db, token: str, steps=("createSecret", "setSecret", "testSecret", "
         db.store.begin_rotation(db.app_arn, token)
     for step in steps:
         event = {"SecretId": db.app_arn, "ClientRequestToken": token, "Step": step}
-        rotate(event, secrets_client=db.store, admin=db.admin, environ={"APP_ROLE": GROUP})
+        rotate(
+            event, secrets_client=db.store, admin=db.admin, environ={"APP_ROLE": GROUP, "TEST_SECRET_ARN": db.test_arn}
+        )
 
 
 def test_four_step_rotation_switches_users_and_both_passwords_work(aurora):
@@ -153,6 +155,23 @@ def test_test_secret_refuses_a_password_not_set_by_this_version(aurora):
     with pytest.raises(RotationError, match=f"not by version {token}"):
         rotation(aurora, token, steps=("testSecret",))
     assert aurora.app.query_one("SELECT 1 AS ok")["ok"] == 1  # AWSCURRENT untouched: agents unaffected
+
+
+def test_test_secret_logs_in_with_the_pending_password_before_it_becomes_current(aurora):
+    token = f"v-{uuid.uuid4()}"
+    rotation(aurora, token, steps=("createSecret", "setSecret"))
+    pending = json.loads(
+        aurora.store.get_secret_value(SecretId=aurora.app_arn, VersionStage="AWSPENDING")["SecretString"]
+    )
+    # The catalog still says all is well (member, marker), but the password PostgreSQL holds is not the pending one.
+    aurora.admin.execute(f"ALTER ROLE {pending['username']} PASSWORD 'not-the-pending-one'")
+    with pytest.raises(RotationError, match=f"pending credentials of {pending['username']} do not log in"):
+        rotation(aurora, token, steps=("testSecret",))
+    assert aurora.app.query_one("SELECT 1 AS ok")["ok"] == 1  # AWSCURRENT untouched: agents unaffected
+    scratch = json.loads(aurora.store.get_secret_value(SecretId=aurora.test_arn)["SecretString"])
+    assert scratch["password"] == ""  # the pending password does not linger in the scratch secret
+    rotation(aurora, token, steps=("setSecret", "testSecret", "finishSecret"))  # a retry repairs it
+    assert aurora.app.query_one("SELECT current_user AS me")["me"] == pending["username"]
 
 
 def test_rotation_during_traffic_fails_no_call(aurora):
@@ -208,5 +227,7 @@ def test_init_custom_resource_creates_the_role_from_the_app_secret(pg_server, ma
 def test_deployed_smoke_check_round_trips_as_the_app_role(aurora):
     from schema_init.smoke import handler
 
-    result = handler(client=aurora.app)
-    assert result == {"ok": True, "login": login_users(GROUP)[0], "instruments": 22, "ddl_refused": True}
+    expected = {"ok": True, "app_group_member": True, "instruments": 22, "ddl_refused": True}
+    assert handler(client=aurora.app, environ={"APP_ROLE": GROUP}) == expected
+    rotation(aurora, f"v-{uuid.uuid4()}")  # whichever login user is current, the result is the same
+    assert handler(client=aurora.app, environ={"APP_ROLE": GROUP}) == expected

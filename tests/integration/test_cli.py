@@ -448,6 +448,22 @@ def test_probe_shows_where_a_target_disagrees(pg_server, initialized_database, m
 
     observations = {o.behaviour: o for o in Probe(make_client(engine, initialized_database), idle_seconds=1).run()}
     row = observations["TIMESTAMP typeHint with 6 fractional digits"]
-    assert (row.observed, row.verdict) == ("accepted", "FAIL")
+    assert (row.observed, row.verdict, row.confirmed) == ("accepted", "INFO", False)  # a guess: informational
     assert observations["TIMESTAMP typeHint with 3 fractional digits"].verdict == "PASS"
+    engine.close()
+
+
+def test_probe_fails_only_on_a_confirmed_expectation(pg_server, initialized_database, monkeypatch):
+    import re
+
+    from alex_db.devtools import wire_format
+    from alex_db.devtools.probe import Probe
+    from tests.conftest import make_client
+
+    # A target that refuses 3 fractional digits, which the Data API reference documents: a FAIL.
+    monkeypatch.setattr(wire_format, "_TIMESTAMP_FORMAT", re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"))
+    engine = LocalDataApi(pg_server.dsn(initialized_database), transaction_idle_seconds=1)
+    observations = {o.behaviour: o for o in Probe(make_client(engine, initialized_database), idle_seconds=1).run()}
+    row = observations["TIMESTAMP typeHint with 3 fractional digits"]
+    assert (row.verdict, row.confirmed) == ("FAIL", True)
     engine.close()

@@ -1,6 +1,6 @@
 """Each documented Data API rule LocalDataApi enforces: accepted at the limit, refused just past it, AWS's code.
 
-The README's table "Data API rules enforced locally" lists these tests row by row.
+The table "Data API rules enforced locally" in docs/agents.md lists these tests row by row.
 """
 
 from __future__ import annotations

@@ -45,9 +45,10 @@ def test_init_function_waits_out_a_just_created_cluster(api, database, sleeper, 
     api.inject_fault("HttpEndpointNotEnabledException", times=2, message="HttpEndpoint is not enabled for cluster")
     api.inject_fault("SecretsErrorException", times=1, message="Timed out retrieving the secret")
     api.inject_fault("DatabaseNotFoundException", times=1, message="Database alex does not exist")
+    api.inject_fault("InvalidResourceStateException", times=1, message="The resource is in an invalid state")
     response = on_event(cfn_event("Create", manifest, database=database), None, client=client, manifest=manifest)
     assert response["Data"]["InstrumentCount"] == "22"
-    assert len(sleeper.delays) == 4
+    assert len(sleeper.delays) == 5
 
 
 def test_agents_fail_fast_on_the_same_codes(client, api):

@@ -1,4 +1,4 @@
-"""The committed schema snapshot matches what the migrations build; the README's ERD is drawn from it."""
+"""The committed schema snapshot matches what the migrations build; docs/design.md's ERD is drawn from it."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_erd_marks_keys_and_relationships():
 
 
 def test_readme_erd_is_the_generated_one():
-    readme = (ROOT / "README.md").read_text()
-    match = re.search(r"<!-- erd:start -->\n```mermaid\n(.*?)```\n<!-- erd:end -->", readme, flags=re.S)
-    assert match, "README.md lacks the <!-- erd:start --> ... <!-- erd:end --> block"
-    assert match.group(1) == mermaid(read_snapshot(MIGRATIONS_DIR)), "the README's ERD is stale: run `make schema`"
+    page = (ROOT / "docs" / "design.md").read_text()
+    match = re.search(r"<!-- erd:start -->\n```mermaid\n(.*?)```\n<!-- erd:end -->", page, flags=re.S)
+    assert match, "docs/design.md lacks the <!-- erd:start --> ... <!-- erd:end --> block"
+    assert match.group(1) == mermaid(read_snapshot(MIGRATIONS_DIR)), "the design page's ERD is stale: `make schema`"

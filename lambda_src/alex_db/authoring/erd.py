@@ -86,5 +86,5 @@ README_BLOCK = re.compile(r"(<!-- erd:start -->\n```mermaid\n).*?(```\n<!-- erd:
 def with_readme_erd(readme: str, diagram: str) -> str:
     """`readme` with the Mermaid block between the erd markers replaced by `diagram`."""
     if not README_BLOCK.search(readme):
-        raise ValueError("README.md has no <!-- erd:start --> ```mermaid … ``` <!-- erd:end --> block")
+        raise ValueError("the page has no <!-- erd:start --> ```mermaid … ``` <!-- erd:end --> block")
     return README_BLOCK.sub(lambda m: m.group(1) + diagram + m.group(2), readme, count=1)

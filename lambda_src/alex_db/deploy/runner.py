@@ -67,7 +67,7 @@ def initialize(
         ensure_app_role(client, app_role.group, app_role.credentials)
         progress(f"app role {app_role.group}: login {app_role.credentials['username']} current, DML-only grants")
     if current.pending:
-        # The undo for a bad migration is point-in-time recovery to this moment (README: "Undo a
+        # The undo for a bad migration is point-in-time recovery to this moment (docs/operations.md: "Undo a
         # migration"); logged before the first statement so the time is in the log even if it fails.
         before = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         progress(f"restore point: the database as it was before this run is recoverable to {before} (UTC)")

@@ -236,7 +236,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
         path = snapshot_path(project_dir(args.migrations_dir, "migrations"))
         path.write_text(render(snapshot), encoding="utf-8")
         print(f"wrote {path} ({len(snapshot['tables'])} tables, {len(snapshot['functions'])} functions)")
-        readme = path.parent.parent / "README.md"
+        readme = path.parent.parent / "docs" / "design.md"  # the page that shows the ERD
         if readme.exists():
             readme.write_text(with_readme_erd(readme.read_text(encoding="utf-8"), mermaid(snapshot)), encoding="utf-8")
             print(f"updated the ERD in {readme}")
@@ -291,7 +291,13 @@ def cmd_probe(args: argparse.Namespace, target: Target) -> int:
     path = args.json_path or Path(f"probe-{name}.json")
     path.write_text(as_json(target.label, observations) + "\n")
     failed = [o for o in observations if o.verdict == "FAIL"]
-    print(f"{len(observations) - len(failed)}/{len(observations)} as expected on {target.label}; JSON in {path}")
+    informational = [o for o in observations if o.verdict == "INFO"]
+    print(
+        f"{len(observations) - len(failed) - len(informational)}/{len(observations)} as expected on {target.label}; "
+        f"{len(failed)} confirmed expectation(s) failed, {len(informational)} unconfirmed differ (INFO); JSON in {path}"
+    )
+    if informational:
+        print("hint: INFO rows are guesses AWS does not document: record what the target did in docs/aws-facts.md")
     return EXIT_CHECK_FAILED if failed else EXIT_OK
 
 

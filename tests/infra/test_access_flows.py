@@ -1,0 +1,164 @@
+"""Every runtime access flow, evaluated over the synthesized templates as AWS would (tests/infra/access_model.py).
+
+Positive flows are what a deployed stack must be able to do on day one; the negatives are what it
+must never do. Each rule the evaluator applies cites its AWS page in access_model.py.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from examples.agent_stack import PlannerAgentStack
+from stacks.access import DATA_API_ACTIONS
+from tests.infra.access_model import (
+    ACCOUNT,
+    OTHER_ACCOUNT,
+    AccessModel,
+    Principal,
+    ResolvedTemplate,
+    arn,
+)
+
+CLOUDWATCH = Principal(service="cloudwatch.amazonaws.com")
+SECRETS_MANAGER = Principal(service="secretsmanager.amazonaws.com")
+AGENT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/planner-agent"
+OTHER_CLUSTER = arn("rds", "cluster:someone-elses")
+OTHER_SECRET = arn("secretsmanager", "secret:unrelated-QwErTy")
+
+
+def only(resolved: ResolvedTemplate, kind: str) -> str:
+    (logical_id,) = resolved.of_type(kind)
+    return logical_id
+
+
+def with_prefix(resolved: ResolvedTemplate, kind: str, prefix: str) -> str:
+    (logical_id,) = [k for k in resolved.of_type(kind) if k.startswith(prefix)]
+    return logical_id
+
+
+class Stack:
+    """The ARNs and principals of one synthesized database stack."""
+
+    def __init__(self, template: dict, profile: str) -> None:
+        consumer = template["Resources"][
+            only(ResolvedTemplate(template), "AWS::IAM::ManagedPolicy")
+        ]  # attached to an agent role by its owner
+        self.t = ResolvedTemplate(template, stack_name=f"AlexDatabase-{profile}")
+        document = self.t.resolve(consumer["Properties"]["PolicyDocument"])
+        self.model = AccessModel(self.t, extra_identity={AGENT_ROLE: document["Statement"]})
+        cluster = only(self.t, "AWS::RDS::DBCluster")
+        self.cluster = self.t.get_att(cluster, "DBClusterArn")
+        self.master_secret = self.t.get_att(cluster, "MasterUserSecret.SecretArn")
+        self.app_secret = self.t.ref(with_prefix(self.t, "AWS::SecretsManager::Secret", "AppCredentialsSecret"))
+        self.test_secret = self.t.ref(with_prefix(self.t, "AWS::SecretsManager::Secret", "AppCredentialsRotationTest"))
+        self.rotation_role = Principal(
+            role=self.model.role_arn(with_prefix(self.t, "AWS::IAM::Role", "AppCredentialsRotationRole"))
+        )
+        self.rotation_function = self.t.get_att(
+            with_prefix(self.t, "AWS::Lambda::Function", "AppCredentialsRotation"), "Arn"
+        )
+        self.init_role = Principal(
+            role=self.model.role_arn(with_prefix(self.t, "AWS::IAM::Role", "SchemaInitHandlerRole"))
+        )
+        self.agent = Principal(role=AGENT_ROLE)
+
+    def data_api(self, who: Principal, cluster: str, secret: str) -> list[str]:
+        """What a Data API call with `secret` on `cluster` needs that `who` is refused (empty = it works)."""
+        needed = [(a, cluster) for a in DATA_API_ACTIONS.rds_data] + [("secretsmanager:GetSecretValue", secret)]
+        return [f"{a} on {r}" for a, r in needed if not self.model.can(who, a, r)]
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def stack(request, template_json) -> Stack:
+    return Stack(template_json[request.param], request.param)
+
+
+def test_every_alarm_can_publish_to_its_topic_and_use_its_key(template_json):
+    s = Stack(template_json["prod"], "prod")
+    alarms = s.t.of_type("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    for logical_id, alarm in alarms.items():
+        alarm_arn = s.t.get_att(logical_id, "Arn")
+        context = {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": alarm_arn, "aws:SecureTransport": "true"}
+        for action in ("AlarmActions", "OKActions"):
+            for topic in s.t.resolve(alarm["Properties"][action]):
+                assert s.model.can(CLOUDWATCH, "sns:Publish", topic, **context), (logical_id, action)
+                topic_id = next(k for k in s.t.of_type("AWS::SNS::Topic") if s.t.ref(k) == topic)
+                key = s.t.resolve(s.t.resources[topic_id]["Properties"]["KmsMasterKeyId"])
+                for kms_action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                    assert s.model.can(CLOUDWATCH, kms_action, key, **context), (logical_id, kms_action)
+
+
+def test_the_topic_refuses_everyone_else(template_json):
+    s = Stack(template_json["prod"], "prod")
+    topic = s.t.ref(only(s.t, "AWS::SNS::Topic"))
+    alarm = arn("cloudwatch", "alarm:anything")
+    ok = {"aws:SourceAccount": ACCOUNT, "aws:SourceArn": alarm, "aws:SecureTransport": "true"}
+    assert not s.model.can(CLOUDWATCH, "sns:Publish", topic, **{**ok, "aws:SecureTransport": "false"})
+    foreign = arn("cloudwatch", "alarm:theirs", account=OTHER_ACCOUNT)
+    assert not s.model.can(CLOUDWATCH, "sns:Publish", topic, **{**ok, "aws:SourceAccount": OTHER_ACCOUNT,
+                                                                   "aws:SourceArn": foreign})  # fmt: skip
+    assert not s.model.can(Principal(service="events.amazonaws.com"), "sns:Publish", topic, **ok)
+    assert not s.model.can(s.agent, "sns:Publish", topic, **ok)  # the topic policy replaced the default
+
+
+def test_secrets_manager_can_invoke_the_rotation_function_for_the_app_secret_only(stack):
+    context = {"aws:SourceAccount": ACCOUNT}
+    function = stack.rotation_function
+    assert stack.model.can(
+        SECRETS_MANAGER, "lambda:InvokeFunction", function, **context, **{"aws:SourceArn": stack.app_secret}
+    )
+    assert not stack.model.can(
+        SECRETS_MANAGER, "lambda:InvokeFunction", function, **context, **{"aws:SourceArn": OTHER_SECRET}
+    )
+    assert not stack.model.can(Principal(service="events.amazonaws.com"), "lambda:InvokeFunction", function)
+
+
+def test_rotation_function_reaches_its_secret_the_scratch_secret_the_master_secret_and_the_data_api(stack):
+    who = stack.rotation_role
+    for action in ("DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"):
+        assert stack.model.can(who, f"secretsmanager:{action}", stack.app_secret), action
+    assert stack.model.can(who, "secretsmanager:PutSecretValue", stack.test_secret)
+    assert stack.data_api(who, stack.cluster, stack.master_secret) == []  # setSecret: ALTER ROLE as admin
+    assert stack.data_api(who, stack.cluster, stack.test_secret) == []  # testSecret: the pending login
+    assert not stack.model.can(who, "secretsmanager:PutSecretValue", stack.master_secret)
+    assert not stack.model.can(who, "secretsmanager:GetSecretValue", OTHER_SECRET)
+    assert stack.data_api(who, OTHER_CLUSTER, stack.master_secret)
+    assert not stack.model.can(who, "secretsmanager:DeleteSecret", stack.app_secret)
+
+
+def test_init_function_reaches_the_data_api_as_admin_and_reads_the_app_secret(stack):
+    who = stack.init_role
+    assert stack.data_api(who, stack.cluster, stack.master_secret) == []
+    assert stack.model.can(who, "secretsmanager:GetSecretValue", stack.app_secret)
+    assert not stack.model.can(who, "secretsmanager:PutSecretValue", stack.app_secret)
+    assert stack.data_api(who, OTHER_CLUSTER, stack.master_secret)
+
+
+def test_consumer_policy_reaches_the_app_secret_only(stack):
+    assert stack.data_api(stack.agent, stack.cluster, stack.app_secret) == []
+    assert stack.data_api(stack.agent, stack.cluster, stack.master_secret) == [
+        f"secretsmanager:GetSecretValue on {stack.master_secret}"
+    ]
+    assert len(stack.data_api(stack.agent, OTHER_CLUSTER, stack.app_secret)) == len(DATA_API_ACTIONS.rds_data)
+    assert not stack.model.can(stack.agent, "secretsmanager:PutSecretValue", stack.app_secret)
+    assert not stack.model.can(stack.agent, "secretsmanager:GetSecretValue", stack.test_secret)
+
+
+def test_agent_stack_with_alex_database_ref_reaches_the_app_secret_only(template_json):
+    database = ResolvedTemplate(template_json["dev"], stack_name="AlexDatabase-dev")
+    agent_template = Template.from_stack(PlannerAgentStack(cdk.App(), "AlexPlannerAgent-dev")).to_json()
+    agent = ResolvedTemplate(agent_template, stack_name="AlexPlannerAgent-dev", imports=database.exports())
+    model = AccessModel(agent)
+    (role_id,) = agent.of_type("AWS::IAM::Role")
+    who = Principal(role=model.role_arn(role_id))
+    cluster = database.get_att(only(database, "AWS::RDS::DBCluster"), "DBClusterArn")
+    app_secret = database.ref(with_prefix(database, "AWS::SecretsManager::Secret", "AppCredentialsSecret"))
+    master = database.get_att(only(database, "AWS::RDS::DBCluster"), "MasterUserSecret.SecretArn")
+    for action in DATA_API_ACTIONS.rds_data:
+        assert model.can(who, action, cluster), action
+        assert not model.can(who, action, OTHER_CLUSTER), action
+    assert model.can(who, "secretsmanager:GetSecretValue", app_secret)
+    assert not model.can(who, "secretsmanager:GetSecretValue", master)
