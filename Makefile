@@ -13,7 +13,7 @@ CDK_ARGS := -c profile=$(PROFILE)$(if $(DECOMMISSION), -c decommission=true)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup local local-down schema test lint format synth checkov integ integ-snapshot diff deploy destroy bench
+.PHONY: help setup local local-down schema test test-fast lint format synth checkov integ integ-snapshot diff deploy destroy bench
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,8 +51,11 @@ format: setup  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint  ## lint, then every test (unit, infra, integration on embedded PostgreSQL)
-	$(PY) -m pytest
+test: lint  ## lint, then every test (unit, infra, integration on embedded PostgreSQL), in parallel
+	$(PY) -m pytest -n auto
+
+test-fast: setup  ## the inner loop: unit + integration tests without the CLI subprocess tests (no lint, no synth)
+	$(PY) -m pytest -n auto tests/unit tests/integration -m "not slow"
 
 bench: setup  ## print the benchmark figures (Data API calls, init time, synth time, asset, idle cost)
 	$(PY) bench/run.py

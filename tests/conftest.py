@@ -1,7 +1,8 @@
-"""Shared fixtures: one embedded PostgreSQL per test session, a fresh database per test."""
+"""Shared fixtures: one embedded PostgreSQL per test session (per xdist worker), a fresh database per test."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,9 +11,11 @@ import psycopg
 import pytest
 
 from alex_db.client import DataApiClient, RetryPolicy
-from alex_db.devtools.embedded import LocalServer, start_server
+from alex_db.devtools.embedded import DURABLE_ENV, LocalServer, start_server
 from alex_db.devtools.local_engine import LocalDataApi
 
+# Every server the tests start (here and in `alex-db local up` subprocesses) skips fsync.
+os.environ[DURABLE_ENV] = "0"
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = ROOT / "migrations"
 SEED_DIR = ROOT / "seed"

@@ -7,7 +7,8 @@ Layers, dependencies pointing one way (runtime <- deploy <- authoring / devtools
   devtools   alex_db.devtools     LocalDataApi, embedded PostgreSQL, the `alex-db` CLI
 
 Names are imported lazily so that `import alex_db.client` needs only the standard library and
-boto3 (the Lambda runtime), while LocalDataApi (psycopg) and Database (pydantic) load on use.
+boto3 (the Lambda runtime), while Database (pydantic) loads on use. The local engine is a developer
+tool: `from alex_db.devtools.local_engine import LocalDataApi, local_client`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ _EXPORTS = {
     "DatabaseNotReadyError": "alex_db.errors",
     "ConfigurationError": "alex_db.errors",
     "AlexDbError": "alex_db.errors",
-    "LocalDataApi": "alex_db.devtools.local_engine",
     "Database": "alex_db.database",
 }
 

@@ -165,19 +165,6 @@ class DataApiClient(TableWrites):
             **kwargs,
         )
 
-    @classmethod
-    def for_local(cls, dsn: str, database: str = "alex", **kwargs: Any) -> DataApiClient:
-        """A client on a local PostgreSQL through LocalDataApi (needs psycopg: the [local] extra)."""
-        from alex_db.devtools.local_engine import LocalDataApi
-
-        return cls(
-            LocalDataApi(dsn),
-            resource_arn="arn:aws:rds:local:000000000000:cluster:alex-local",
-            secret_arn="arn:aws:secretsmanager:local:000000000000:secret:alex-local",
-            database=database,
-            **kwargs,
-        )
-
     def with_secret(self, secret_arn: str) -> DataApiClient:
         """The same cluster, database, retry policy and clock, logging in with another secret."""
         return DataApiClient(

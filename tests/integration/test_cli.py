@@ -17,6 +17,8 @@ from alex_db.devtools import cli, targets
 from alex_db.devtools.local_engine import LocalDataApi
 from tests.conftest import CLUSTER_ARN, MIGRATIONS_DIR, ROOT, SECRET_ARN
 
+pytestmark = pytest.mark.slow
+
 
 def alex_db(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -56,7 +58,7 @@ def test_local_up_prints_progress_count_and_how_to_connect(tmp_path):
                 app.execute("DROP TABLE users")
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             psycopg.connect(app_url.replace(app_url.split(":")[2].split("@")[0], "wrong"))
-        assert "DataApiClient.for_local(" in first.stdout
+        assert "local_client(" in first.stdout
         second = alex_db("local", "up", "--dir", str(directory))
         assert second.returncode == 0, second.stderr
         assert "0 migration(s) applied" in second.stdout and "initial_schema:" not in second.stdout
@@ -170,6 +172,32 @@ def test_verify_reports_each_drift_and_reset_repairs_it(local_dir):
     again = alex_db("verify", "--local", "--dir", str(local_dir))
     assert again.returncode == 0, again.stdout
     assert "drift: none" in alex_db("status", "--local", "--dir", str(local_dir)).stdout
+
+
+def test_verify_sees_row_security_disabled_triggers_and_unlogged_tables(local_dir):
+    with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
+        conn.execute("ALTER TABLE users ENABLE ROW LEVEL SECURITY")
+        conn.execute("CREATE POLICY only_mine ON accounts USING (clerk_user_id = current_user)")
+        conn.execute("ALTER TABLE accounts ENABLE ROW LEVEL SECURITY")
+        conn.execute("ALTER TABLE accounts FORCE ROW LEVEL SECURITY")
+        conn.execute("ALTER TABLE jobs DISABLE TRIGGER update_jobs_updated_at")
+        conn.execute("ALTER TABLE jobs SET UNLOGGED")
+    result = alex_db("verify", "--local", "--dir", str(local_dir))
+    assert result.returncode == 1, result.stdout
+    lines = result.stdout.splitlines()
+    for expected in (
+        "  DRIFT  users: row security enabled, expected off (row-level security hides rows from the agents' role)",
+        "  DRIFT  accounts: row security enabled, forced, expected off (row-level security hides rows from the "
+        "agents' role)",
+        "  DRIFT  accounts: extra policy only_mine: PERMISSIVE FOR ALL TO public USING "
+        "(((clerk_user_id)::text = CURRENT_USER))",
+        "  DRIFT  jobs: trigger update_jobs_updated_at disabled, expected enabled",
+        "  DRIFT  jobs: persistence unlogged, expected permanent (an unlogged table is emptied by a crash and not "
+        "replicated)",
+    ):
+        assert expected in lines, result.stdout
+    assert alex_db("reset", "--local", "--dir", str(local_dir), "--yes").returncode == 0
+    assert alex_db("verify", "--local", "--dir", str(local_dir)).returncode == 0
 
 
 def test_test_connection(local_dir):

@@ -62,7 +62,10 @@ def test_syntax_error_names_file_line_and_column():
             {"0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"},
             "duplicate migration version.*0001: 0001_a.sql, 0001_b.sql",
         ),
-        ({"0001_a.sql": "SELECT 1;", "0003_c.sql": "SELECT 1;"}, "without gaps; missing 0002"),
+        ({"0001_a.sql": "SELECT 1;", "0003_c.sql": "SELECT 1;"}, r"without gaps; missing 0002 \(after 0001_a.sql\)"),
+        ({"0002_b.sql": "SELECT 1;"}, r"missing 0001 \(before 0002_b.sql\)"),
+        # A 0000 file used to give "missing " followed by nothing: the file is named, with the fix.
+        ({"0000_x.sql": "SELECT 1;", "0001_a.sql": "SELECT 1;"}, r"0000_x.sql: versions start at 0001"),
         ({"0001_a.sql": "-- nothing\n"}, "contains no SQL statement"),
         ({"0001_a.sql": "SELECT 1;", "notes.txt": "x"}, "unexpected file.*notes.txt"),
     ],

@@ -62,3 +62,31 @@ def test_runtime_imports_without_developer_packages():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+RUNTIME_MODULES = sorted(p for p in (ROOT / "lambda_src" / "alex_db").glob("*.py") if p.name not in ("__main__.py",))
+
+
+def imported_modules(path) -> set[str]:
+    """Every module `path` imports, at module level or inside functions (both are dependencies)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_the_runtime_layer_imports_nothing_from_devtools_or_authoring():
+    # __main__ is the CLI's `python -m alex_db` entry point, a devtools door by design.
+    reaching_up = {
+        path.name: sorted(m for m in imported_modules(path) if m.startswith(("alex_db.devtools", "alex_db.authoring")))
+        for path in RUNTIME_MODULES
+    }
+    assert {name: found for name, found in reaching_up.items() if found} == {}
+    exported = (ROOT / "lambda_src" / "alex_db" / "__init__.py").read_text()
+    assert "alex_db.devtools" not in exported.split("_EXPORTS", 1)[1]  # no lazy export reaches up either
+    assert imported_modules(ROOT / "lambda_src" / "alex_db" / "devtools" / "local_engine.py") >= {"alex_db.client"}

@@ -87,12 +87,21 @@ def discover(directory: str | Path) -> list[Migration]:
         raise MigrationFileError(
             "duplicate migration version(s): " + "; ".join(f"{v:04d}: {', '.join(n)}" for v, n in duplicates.items())
         )
-    expected = list(range(1, len(migrations) + 1))
-    versions = sorted(by_version)
-    if versions != expected:
-        missing = sorted(set(range(1, max(versions, default=0) + 1)) - set(versions))
+    zero = by_version.get(0)
+    if zero:
         raise MigrationFileError(
-            f"migration versions must run 0001..{len(migrations):04d} without gaps; missing "
-            + ", ".join(f"{v:04d}" for v in missing)
+            f"{directory / zero[0]}: versions start at 0001; rename it to 0001_… (or the next free)"
         )
+    versions = sorted(by_version)
+    missing = sorted(set(range(1, max(versions, default=0) + 1)) - set(versions))
+    if missing:
+        after = {v: max((u for u in versions if u < v), default=None) for v in missing}
+        where = "; ".join(
+            f"{v:04d} (after {by_version[after[v]][0]})"
+            if after[v]
+            else f"{v:04d} (before {by_version[versions[0]][0]})"
+            for v in missing
+        )
+        raise MigrationFileError(f"{directory}: migration versions must run 0001..{versions[-1]:04d} without gaps; "
+                                 f"missing {where}")  # fmt: skip
     return sorted(migrations, key=lambda m: m.version)

@@ -13,13 +13,33 @@ from typing import Any
 
 from alex_db.authoring.manifest_builder import SNAPSHOT_FILE
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: table persistence, row-level security, policies, trigger states
 SCHEMA = "public"
 
 # One query per object kind; each row is small (well under the Data API's 64 KB row limit).
+# State that changes behaviour as much as a dropped CHECK: an UNLOGGED table is emptied by a crash,
+# row-level security hides rows, a disabled trigger stops maintaining updated_at.
 _TABLES = """
-SELECT c.relname AS table_name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+SELECT c.relname AS table_name,
+       CASE c.relpersistence WHEN 'u' THEN 'unlogged' WHEN 't' THEN 'temporary' ELSE 'permanent' END AS persistence,
+       CASE WHEN NOT c.relrowsecurity THEN 'off' WHEN c.relforcerowsecurity THEN 'enabled, forced'
+            ELSE 'enabled' END AS row_security
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = :schema AND c.relkind IN ('r', 'p') ORDER BY 1
+"""
+_POLICIES = """
+SELECT tablename AS table_name, policyname AS name,
+       permissive || ' FOR ' || cmd || ' TO ' || array_to_string(roles, ', ')
+       || coalesce(' USING (' || qual || ')', '') || coalesce(' WITH CHECK (' || with_check || ')', '') AS definition
+FROM pg_policies WHERE schemaname = :schema ORDER BY 1, 2
+"""
+_TRIGGER_STATES = """
+SELECT c.relname AS table_name, t.tgname AS name,
+       CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'replica only' WHEN 'A' THEN 'always'
+            ELSE 'enabled' END AS definition
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND NOT t.tgisinternal
+ORDER BY 1, 2
 """
 _COLUMNS = """
 SELECT c.relname AS table_name, a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS type,
@@ -70,7 +90,16 @@ def capture(client: Any, schema: str = SCHEMA) -> dict[str, Any]:
     """The schema's tables (columns, constraints, indexes, triggers), functions and views, in a stable order."""
     params = {"schema": schema}
     tables: dict[str, dict[str, Any]] = {
-        row["table_name"]: {"columns": {}, "constraints": {}, "indexes": {}, "triggers": {}}
+        row["table_name"]: {
+            "persistence": row["persistence"],
+            "row_security": row["row_security"],
+            "columns": {},
+            "constraints": {},
+            "indexes": {},
+            "triggers": {},
+            "trigger_states": {},
+            "policies": {},
+        }
         for row in client.query(_TABLES, params)
     }
     for row in client.query(_COLUMNS, params):
@@ -79,7 +108,8 @@ def capture(client: Any, schema: str = SCHEMA) -> dict[str, Any]:
             "not_null": row["not_null"],
             "default": row["column_default"],
         }
-    for kind, sql in (("constraints", _CONSTRAINTS), ("indexes", _INDEXES), ("triggers", _TRIGGERS)):
+    for kind, sql in (("constraints", _CONSTRAINTS), ("indexes", _INDEXES), ("triggers", _TRIGGERS),
+                      ("trigger_states", _TRIGGER_STATES), ("policies", _POLICIES)):  # fmt: skip
         for row in client.query(sql, params):
             tables[row["table_name"]][kind][row["name"]] = row["definition"]
     return {

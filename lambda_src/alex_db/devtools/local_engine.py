@@ -28,6 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import make_conninfo
 from psycopg.types.string import TextLoader
 
+from alex_db.client import DataApiClient
 from alex_db.devtools.wire_format import (
     DATE_TIME_LOADERS,
     RDS_DATA_MODEL,
@@ -359,3 +360,15 @@ class LocalDataApi:
             expired = [self._transactions.pop(tid) for tid in idle]
         for txn in expired:
             txn.connection.close()  # closing without commit rolls back, as the Data API does
+
+
+def local_client(dsn: str, database: str = "alex", **kwargs: Any) -> DataApiClient:
+    """A DataApiClient on a local PostgreSQL through LocalDataApi: the documented entry point for
+    local use (the runtime layer never imports the engine; this developer layer wires the two)."""
+    return DataApiClient(
+        LocalDataApi(dsn),
+        resource_arn="arn:aws:rds:local:000000000000:cluster:alex-local",
+        secret_arn="arn:aws:secretsmanager:local:000000000000:secret:alex-local",
+        database=database,
+        **kwargs,
+    )

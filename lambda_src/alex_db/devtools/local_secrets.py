@@ -19,6 +19,14 @@ from botocore.exceptions import ClientError
 ACCOUNT_PREFIX = "arn:aws:secretsmanager:local:000000000000:secret:"
 
 
+class LocalSecretsError(Exception):
+    """The local secrets file is unreadable or does not hold what `alex-db local up` wrote."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 def _error(operation: str, code: str, message: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, operation)
 
@@ -31,7 +39,21 @@ class LocalSecretsManager:
         self._lock = threading.Lock()
         self._secrets: dict[str, dict[str, Any]] = {}
         if self.path and self.path.exists():
-            self._secrets = json.loads(self.path.read_text())
+            self._secrets = self._read()
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        assert self.path is not None
+        hint = (f"delete {self.path} and run `alex-db local up` again: a new app password is generated and set "
+                "(the data stays)")  # fmt: skip
+        try:
+            data = json.loads(self.path.read_text())
+        except json.JSONDecodeError as exc:
+            raise LocalSecretsError(f"{self.path} is not valid JSON ({exc.msg} at line {exc.lineno})", hint) from None
+        if not isinstance(data, dict) or not all(
+            isinstance(s, dict) and {"name", "arn", "versions"} <= set(s) for s in data.values()
+        ):
+            raise LocalSecretsError(f"{self.path} does not hold secrets as alex-db writes them", hint)
+        return data
 
     def _save(self) -> None:
         if self.path:
@@ -43,7 +65,7 @@ class LocalSecretsManager:
 
     def _secret(self, operation: str, secret_id: str) -> dict[str, Any]:
         if self.path and self.path.exists():
-            self._secrets = json.loads(self.path.read_text())  # another process may have rotated it
+            self._secrets = self._read()  # another process may have rotated it
         secret = self._secrets.get(secret_id) or next(
             (s for arn, s in self._secrets.items() if s["name"] == secret_id), None
         )

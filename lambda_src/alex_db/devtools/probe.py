@@ -24,6 +24,7 @@ from alex_db.client import DataApiClient
 from alex_db.errors import DataApiError
 from alex_db.limits import MAX_REQUEST_BYTES, MAX_ROW_BYTES, MAX_SQL_CHARS, TRANSACTION_IDLE_SECONDS
 
+SCRATCH_PREFIX = "alex_probe_"
 RESUME_BUDGET_SECONDS = 30  # FACTS: a paused cluster resumes in ~15-30 s
 
 
@@ -67,7 +68,8 @@ class Probe:
     ) -> None:
         self.client, self.api, self.app_client = client, client.api, app_client
         self.idle_seconds, self.slow, self.sleep = idle_seconds, slow, sleep
-        self.scratch = f"alex_probe_{uuid.uuid4().hex[:8]}"
+        self.scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:8]}"
+        self.leftovers: list[str] = []
 
     def _raw(self, sql: str, parameters: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
         request = {
@@ -85,8 +87,20 @@ class Probe:
         observed = _outcome(call)
         return Observation(behaviour, expected, observed, verdict(observed, expected, confirmed), confirmed)
 
+    def remove_leftovers(self) -> list[str]:
+        """Drop scratch tables an earlier run could not (its server died mid-run): ours by name prefix."""
+        rows = self.client.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE :prefix",
+            {"prefix": SCRATCH_PREFIX.replace("_", "\\_") + "%"},
+        )
+        names = [row["tablename"] for row in rows]
+        for name in names:
+            self.client.execute(f'DROP TABLE IF EXISTS "{name}"')
+        return names
+
     def run(self) -> list[Observation]:
         observations = [self.resume_time()]
+        self.leftovers = self.remove_leftovers()
         self.client.execute(f"CREATE TABLE {self.scratch} (id int, note text)")
         try:
             observations += [

@@ -131,7 +131,9 @@ def directory_lock(directory: Path) -> Iterator[None]:
 
 
 def local_client(dsn: str) -> DataApiClient:
-    return DataApiClient.for_local(dsn, database=LOCAL_DATABASE)
+    from alex_db.devtools.local_engine import local_client as client_on
+
+    return client_on(dsn, database=LOCAL_DATABASE)
 
 
 def resolve_target(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Target:

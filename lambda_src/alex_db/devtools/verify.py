@@ -10,6 +10,8 @@ from alex_db.schemas import ALLOCATION_TOLERANCE
 
 Severity = Literal["error", "warning"]
 _CONSTRAINT_KINDS = ("PRIMARY KEY", "FOREIGN KEY", "CHECK", "UNIQUE", "EXCLUDE")
+# What a snapshot of format 1 (before these were recorded) implies.
+DEFAULTS = {"persistence": "permanent", "row_security": "off"}
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,21 @@ def compare(expected: dict[str, Any], actual: dict[str, Any]) -> list[Drift]:
             shown = describe_column(live["columns"][column])
             drifts.append(Drift("warning", f"{table}: extra column {column} {shown}"))
         where = f"{table}: "
+        for state, meaning in (
+            ("persistence", "an unlogged table is emptied by a crash and not replicated"),
+            ("row_security", "row-level security hides rows from the agents' role"),
+        ):
+            want, have = spec.get(state, DEFAULTS[state]), live.get(state, DEFAULTS[state])
+            if want != have:
+                drifts.append(Drift("error", f"{where}{state.replace('_', ' ')} {have}, expected {want} ({meaning})"))
         drifts += _compare_named(where, "constraint", spec["constraints"], live["constraints"], extra="error")
         drifts += _compare_named(where, "index", spec["indexes"], live["indexes"], extra="warning")
         drifts += _compare_named(where, "trigger", spec["triggers"], live["triggers"], extra="error")
+        states = {name: "enabled" for name in spec["triggers"]} | spec.get("trigger_states", {})
+        for name, state in live.get("trigger_states", {}).items():
+            if name in spec["triggers"] and state != states[name]:
+                drifts.append(Drift("error", f"{where}trigger {name} {state}, expected {states[name]}"))
+        drifts += _compare_named(where, "policy", spec.get("policies", {}), live.get("policies", {}), extra="error")
     for table in sorted(actual["tables"].keys() - expected["tables"].keys()):
         drifts.append(Drift("warning", f"extra table {table}"))
     drifts += _compare_named("", "function", expected["functions"], actual["functions"], extra="warning")
