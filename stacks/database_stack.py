@@ -47,9 +47,14 @@ REMOVAL_POLICIES = {
 # CDK's restrict-default-security-group custom resource (feature flag) runs a singleton Lambda.
 RESTRICT_DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider"
 PROFILE_TAG = "alex:profile"
-# What exists before the cluster starts (its network, its log group, CDK's VPC helpers).
-NETWORK_IDS = {"Vpc", "VpcFlowLogs", "ClusterSecurityGroup", "PostgresLogs", "RestrictDefaultSgLogs",
-               RESTRICT_DEFAULT_SG_PROVIDER}  # fmt: skip
+# The cluster parameter group (both profiles). rds.restrict_password_commands: only members of
+# rds_password may CREATE/ALTER ROLE ... PASSWORD, VALID UNTIL or RENAME, so an agent cannot lock
+# every other agent out by changing its own password (Aurora User Guide, "Restricting password
+# management"). Static on an existing cluster: it applies after the writer's next reboot.
+CLUSTER_PARAMETERS = {"rds.restrict_password_commands": "1"}
+# What exists before the cluster starts (its network, parameters, log group, CDK's VPC helpers).
+BEFORE_CLUSTER_IDS = {"Vpc", "VpcFlowLogs", "ClusterSecurityGroup", "ClusterParameters", "PostgresLogs",
+                      "RestrictDefaultSgLogs", RESTRICT_DEFAULT_SG_PROVIDER}  # fmt: skip
 
 
 def cluster_identifier(profile: DatabaseProfile) -> str:
@@ -140,7 +145,7 @@ class DatabaseStack(Stack):
                 code=self.schema_init.code,
                 log_retention=RETENTION_BY_DAYS[profile.log_retention_days],
                 log_removal_policy=simple_removal,
-            ).attach(self.cluster, before_cluster=[c for c in self.node.children if c.node.id in NETWORK_IDS])
+            ).attach(self.cluster, before_cluster=[c for c in self.node.children if c.node.id in BEFORE_CLUSTER_IDS])
 
     def grant_data_api_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` (e.g. an agent's Lambda in this app) call the Data API as the DML-only app role."""
@@ -211,10 +216,18 @@ class DatabaseStack(Stack):
             if profile.observability
             else {}
         )
+        engine = rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION)
         cluster = rds.DatabaseCluster(
             self,
             "Cluster",
-            engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
+            engine=engine,
+            parameter_group=rds.ParameterGroup(
+                self,
+                "ClusterParameters",
+                engine=engine,
+                description=f"alex-{profile.name}: hardened settings for the Alex cluster",
+                parameters=CLUSTER_PARAMETERS,
+            ),
             cluster_identifier=identifier,
             writer=rds.ClusterInstance.serverless_v2("writer", auto_minor_version_upgrade=True, **insights),
             # Database Insights standard mode: Performance Insights with the free 7-day retention.

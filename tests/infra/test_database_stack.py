@@ -177,3 +177,11 @@ def test_outputs_are_mirrored_in_ssm(templates, profile):
         templates[profile].has_resource_properties(
             "AWS::SSM::Parameter", {"Name": f"/alex/{profile}/database/{parameter}", "Type": "String"}
         )
+
+
+def test_the_cluster_uses_the_projects_parameter_group_with_password_commands_restricted(template_json, profile):
+    template = template_json[profile]
+    ((group_id, group),) = resources(template, "AWS::RDS::DBClusterParameterGroup").items()
+    assert group["Properties"]["Family"] == "aurora-postgresql17"
+    assert group["Properties"]["Parameters"]["rds.restrict_password_commands"] == "1"
+    assert cluster_props(template)["DBClusterParameterGroupName"] == {"Ref": group_id}

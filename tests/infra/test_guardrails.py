@@ -96,7 +96,7 @@ def keys(node) -> set[str]:
 def test_no_literal_password_or_secret_value_anywhere(template_json, profile):
     # RDS generates and rotates the master password; CloudFormation generates the app secret's.
     password_keys = {k for k in keys(template_json[profile]) if "password" in k.lower()}
-    assert password_keys == {"ManageMasterUserPassword", "PasswordLength"}
+    assert password_keys == {"ManageMasterUserPassword", "PasswordLength", "rds.restrict_password_commands"}
     text = json.dumps(template_json[profile])
     assert "{{resolve:secretsmanager" not in text
     secrets = resources(template_json[profile], "AWS::SecretsManager::Secret")

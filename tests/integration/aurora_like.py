@@ -34,6 +34,11 @@ def require_passwords(server: LocalServer) -> None:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'alex_admin'").fetchone():
             # Aurora's master: not a superuser; CREATEROLE, CREATEDB, owner of the database.
             conn.execute("CREATE ROLE alex_admin LOGIN CREATEROLE CREATEDB")
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'rds_password'").fetchone():
+            # Aurora's role for password commands under rds.restrict_password_commands = 1; the
+            # master may use it (LocalDataApi refuses password commands from everyone else).
+            conn.execute("CREATE ROLE rds_password NOLOGIN")
+            conn.execute("GRANT rds_password TO alex_admin")
         conn.execute("SELECT pg_reload_conf()")
 
 

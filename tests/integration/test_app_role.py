@@ -98,6 +98,59 @@ def test_a_table_from_a_new_migration_is_usable_and_a_migration_can_narrow_a_gra
     permission_denied(aurora.app, "DELETE FROM jobs")  # the narrowing survived the re-init
 
 
+def test_a_schema_and_a_function_from_a_new_migration_follow_the_role_design(aurora, manifest, tmp_path):
+    from alex_db.authoring.manifest_builder import build_manifest
+    from tests.conftest import SEED_DIR
+    from tests.integration.test_schema_init import copy_migrations
+
+    newer = build_manifest(
+        copy_migrations(
+            tmp_path,
+            {
+                "0003_reports.sql": "CREATE SCHEMA reports;\n"
+                "CREATE TABLE reports.monthly (id serial PRIMARY KEY, total numeric);\n"
+                "CREATE FUNCTION reports.wipe() RETURNS void LANGUAGE sql SECURITY DEFINER "
+                "AS 'DELETE FROM public.users';\n"
+                "CREATE FUNCTION reports.answer() RETURNS int LANGUAGE sql AS 'SELECT 42';\n"
+                "GRANT EXECUTE ON FUNCTION reports.answer() TO alex_app;\n"
+            },
+        ),
+        SEED_DIR,
+    )
+    initialize(aurora.admin, newer, app_role=AppRole(GROUP, aurora.app_credentials()), progress=lambda _: None)
+    aurora.app.execute("INSERT INTO reports.monthly (total) VALUES (1)")  # a new schema: usable at once
+    assert aurora.app.query_one("SELECT count(*) AS n FROM reports.monthly")["n"] == 1
+    permission_denied(aurora.app, "SELECT reports.wipe()")  # not executable by PUBLIC: never by accident
+    assert aurora.app.query_one("SELECT reports.answer() AS a")["a"] == 42  # granted on purpose
+    permission_denied(aurora.app, "CREATE TABLE reports.mine (id int)")  # USAGE, never CREATE
+
+
+def test_an_agent_cannot_change_its_own_password(aurora):
+    with pytest.raises(DataApiError) as caught:
+        aurora.app.execute("ALTER ROLE CURRENT_USER PASSWORD 'locked-everyone-out'")
+    assert "must be a member of rds_password" in caught.value.message  # as Aurora with the parameter group
+    assert aurora.app.query_one("SELECT 1 AS ok")["ok"] == 1
+
+
+def test_role_settings_an_agent_sets_are_drift_and_the_next_rotation_or_init_clears_them(aurora, manifest):
+    from alex_db.devtools.verify import role_setting_drift
+
+    login = aurora.app_credentials()["username"]
+    aurora.app.execute("ALTER ROLE CURRENT_USER SET search_path = nowhere")  # any role may, on Aurora too
+    aurora.app.execute(f"ALTER ROLE CURRENT_USER IN DATABASE {aurora.database} SET default_transaction_read_only = on")
+    drifts = [d.message for d in role_setting_drift(aurora.admin, GROUP)]
+    assert drifts == [
+        f"role {login} carries settings for every later session: search_path=nowhere (init or rotation clears them)",
+        f"role {login} in database {aurora.database} carries settings for every later session: "
+        "default_transaction_read_only=on (init or rotation clears them)",
+    ]
+    rotation(aurora, f"v-{uuid.uuid4()}")
+    assert role_setting_drift(aurora.admin, GROUP) == []
+    aurora.app.execute("ALTER ROLE CURRENT_USER SET search_path = nowhere")
+    initialize(aurora.admin, manifest, app_role=AppRole(GROUP, aurora.app_credentials()), progress=lambda _: None)
+    assert role_setting_drift(aurora.admin, GROUP) == []
+
+
 def test_password_never_appears_in_any_statement(pg_server, manifest):
     db = aurora_like_database(pg_server)
     sent: list[str] = []

@@ -205,3 +205,50 @@ def test_types_created_later_are_named_in_metadata(api, database):
     response = call(api, database, "SELECT 'calm'::mood AS m", includeResultMetadata=True)
     assert response["columnMetadata"][0]["typeName"] == "mood"
     assert response["records"] == [[{"stringValue": "calm"}]]
+
+
+# The Data API runs DISCARD ALL before it reuses a pooled connection ("Session management with
+# Amazon RDS Data API"): outside a transaction nothing of a session survives into the next call.
+SESSION_STATE = [
+    ("CREATE TEMP TABLE scratch (id int)", "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'scratch'", 0),
+    ("SET search_path = nowhere", "SELECT current_setting('search_path') AS v", '"$user", public'),
+    ("SET TimeZone = 'Europe/Paris'", "SELECT current_setting('TimeZone') AS v", "UTC"),
+    ("SET DateStyle = 'German'", "SELECT current_setting('DateStyle') AS v", "ISO, YMD"),
+    ("PREPARE two AS SELECT 2", "SELECT count(*) AS n FROM pg_prepared_statements", 0),
+    ("SELECT pg_advisory_lock(42)", "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'", 0),
+    ("SET ROLE pg_read_all_data", "SELECT current_user AS v", None),  # back to the login user
+]
+
+
+@pytest.mark.parametrize(("change", "probe", "fresh"), SESSION_STATE, ids=[s[0].split()[1] for s in SESSION_STATE])
+def test_session_state_never_survives_into_the_next_call(database, pg_server, change, probe, fresh):
+    # One pooled connection: the next call is sure to reuse the one that changed its session.
+    engine = LocalDataApi(pg_server.dsn(database), pool_size=1)
+    try:
+        login = single_value(run(engine, database, "SELECT current_user AS v"))
+        run(engine, database, change)
+        assert single_value(run(engine, database, probe)) == (login if fresh is None else fresh)
+    finally:
+        engine.close()
+
+
+def test_inside_a_transaction_session_state_lives_until_commit(api, database):
+    ids = {"resourceArn": CLUSTER_ARN, "secretArn": SECRET_ARN, "database": database}
+    transaction = api.begin_transaction(**ids)["transactionId"]
+    run(api, database, "CREATE TEMP TABLE scratch (id int)", transactionId=transaction)
+    run(api, database, "SET search_path = nowhere, public", transactionId=transaction)
+    assert single_value(run(api, database, "SELECT count(*) AS n FROM scratch", transactionId=transaction)) == 0
+    assert single_value(run(api, database, "SHOW search_path", transactionId=transaction)) == "nowhere, public"
+    api.commit_transaction(resourceArn=CLUSTER_ARN, secretArn=SECRET_ARN, transactionId=transaction)
+    assert single_value(run(api, database, "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'scratch'")) == 0
+
+
+def run(engine: LocalDataApi, database: str, sql: str, **extra) -> dict:
+    return engine.execute_statement(resourceArn=CLUSTER_ARN, secretArn=SECRET_ARN, database=database, sql=sql,
+                                    **extra)  # fmt: skip
+
+
+def single_value(response: dict):
+    (record,) = response.get("records") or [[{"isNull": True}]]
+    (field,) = record
+    return next(iter(field.values()))

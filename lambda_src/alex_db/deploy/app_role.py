@@ -73,11 +73,12 @@ def _checked(name: str) -> str:
 
 # Runs as the migrating (master) user. %1$s = group role, %2$s/%3$s = login users; identifiers are
 # checked above and quoted with %I inside. Idempotent; the advisory lock serialises concurrent inits.
-ENSURE_ROLES = """
+ENSURE_ROLES = r"""
 DO $roles$
 DECLARE
     grp text := %(group)s;
     usr text;
+    db text;
     first_time boolean;
 BEGIN
     -- Lock first, then look: each statement of a DO block sees what concurrent inits committed.
@@ -85,6 +86,17 @@ BEGIN
     first_time := NOT EXISTS (SELECT FROM pg_roles WHERE rolname = grp);
     IF first_time THEN
         EXECUTE format('CREATE ROLE %%I NOLOGIN', grp);
+    END IF;
+    -- With rds.restrict_password_commands on (the stack's cluster parameter group), only members of
+    -- rds_password may set passwords: make sure this (master) user is one. AWS: "Restricting
+    -- password management". Without the role (plain PostgreSQL) there is nothing to do.
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_password')
+       AND NOT pg_has_role(current_user, 'rds_password', 'MEMBER') THEN
+        BEGIN
+            EXECUTE format('GRANT rds_password TO %%I', current_user);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE 'cannot grant rds_password to %%: password commands rely on rds_superuser', current_user;
+        END;
     END IF;
     -- SUPERUSER, REPLICATION and BYPASSRLS cannot be granted by a non-superuser (Aurora's master).
     EXECUTE format('ALTER ROLE %%I NOLOGIN NOCREATEDB NOCREATEROLE', grp);
@@ -95,12 +107,35 @@ BEGIN
         EXECUTE format('ALTER ROLE %%I LOGIN INHERIT NOCREATEDB NOCREATEROLE', usr);
         EXECUTE format('GRANT %%I TO %%I', grp, usr);
     END LOOP;
+    -- Role-level settings (ALTER ROLE CURRENT_USER [IN DATABASE ...] SET search_path = nowhere,
+    -- default_transaction_read_only = on, ...) apply to every later session of that user, and any
+    -- role may set its own: whatever an agent set is cleared on every init and every rotation.
+    FOR usr, db IN SELECT r.rolname, d.datname FROM pg_db_role_setting s
+                   JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase
+                   WHERE r.rolname = grp OR r.rolname = ANY (ARRAY[%(users)s]) LOOP
+        IF db IS NULL THEN
+            EXECUTE format('ALTER ROLE %%I RESET ALL', usr);
+        ELSE
+            EXECUTE format('ALTER ROLE %%I IN DATABASE %%I RESET ALL', usr, db);
+        END IF;
+    END LOOP;
     EXECUTE format('GRANT USAGE ON SCHEMA public TO %%I', grp);
     EXECUTE format('REVOKE CREATE ON SCHEMA public FROM %%I', grp);
-    -- Tables and sequences later migrations create (as this user) are usable at once.
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %%I',
-                   grp);
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO %%I', grp);
+    -- Objects later migrations create (as this user), in public *or any schema created later*, are
+    -- usable at once: default privileges without IN SCHEMA apply everywhere (PostgreSQL, ALTER
+    -- DEFAULT PRIVILEGES), and schemas themselves get USAGE (never CREATE).
+    EXECUTE format('ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %%I', grp);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES GRANT USAGE, SELECT ON SEQUENCES TO %%I', grp);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO %%I', grp);
+    -- Functions are executable by PUBLIC by default, so a SECURITY DEFINER helper a migration adds
+    -- would be callable by anyone: new functions are not, and a migration grants EXECUTE on purpose.
+    EXECUTE 'ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC';
+    -- Schemas created before this ran (by earlier migrations), except the system ones.
+    FOR usr IN SELECT nspname FROM pg_namespace
+               WHERE nspowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                 AND nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\_%%' LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA %%I TO %%I', usr, grp);
+    END LOOP;
     IF first_time THEN
         -- Tables that existed before the role: once only, so a migration's REVOKE stays revoked.
         EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %%I', grp);

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     files = target.add_argument_group("project files")
     files.add_argument("--migrations-dir", type=Path, help="default: the checkout's migrations/")
     files.add_argument("--seed-dir", type=Path, help="default: the checkout's seed/")
+    target.add_argument("--app-role", default="alex_app", help="the agents' group role (profile app_role)")
 
     parser = argparse.ArgumentParser(prog="alex-db", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")

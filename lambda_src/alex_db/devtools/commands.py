@@ -227,11 +227,11 @@ def cmd_reset(args: argparse.Namespace, target: Target) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, target: Target) -> int:
-    from alex_db.devtools.verify import schema_drift, seed_checks
+    from alex_db.devtools.verify import role_setting_drift, schema_drift, seed_checks
 
     snapshot = load_snapshot_from(args)
     symbols = [i["symbol"] for i in load_manifest_from(args)["seed"]["instruments"]]
-    drifts = schema_drift(target.client, snapshot)
+    drifts = schema_drift(target.client, snapshot) + role_setting_drift(target.client, args.app_role)
     for drift in drifts:
         print(f"  {'DRIFT' if drift.severity == 'error' else 'WARN '}  {drift.message}")
     errors = [d for d in drifts if d.severity == "error"]

@@ -32,6 +32,7 @@ from alex_db.client import DataApiClient
 from alex_db.devtools.wire_format import (
     DATE_TIME_LOADERS,
     RDS_DATA_MODEL,
+    RESTRICTED_PASSWORD_MESSAGE,
     JsonDumper,
     JsonText,
     UnsupportedResult,
@@ -46,6 +47,7 @@ from alex_db.devtools.wire_format import (
     column_metadata,
     database_error,
     format_json,
+    is_password_command,
     rows_updated,
     to_field,
 )
@@ -94,9 +96,12 @@ class LocalDataApi:
         statement_timeout_seconds: float = STATEMENT_TIMEOUT_SECONDS,
         transaction_idle_seconds: float = TRANSACTION_IDLE_SECONDS,
         secrets: Any | None = None,
+        restrict_password_commands: bool = True,
     ) -> None:
         self.dsn = dsn
         self.secrets = secrets
+        # Aurora with this stack's cluster parameter group (rds.restrict_password_commands = 1).
+        self.restrict_password_commands = restrict_password_commands
         self.statement_timeout_ms = int(statement_timeout_seconds * 1000)
         self.transaction_idle_seconds = transaction_idle_seconds
         self.default_database = psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "postgres"
@@ -152,6 +157,7 @@ class LocalDataApi:
         query, values = bind("ExecuteStatement", sql, kwargs.get("parameters", []))
         timeout = not kwargs.get("continueAfterTimeout", False)
         with self._connection("ExecuteStatement", kwargs) as conn, conn.cursor() as cur:
+            self._check_password_command(cur, "ExecuteStatement", sql)
             self._run(cur, "ExecuteStatement", query, values, timeout)
             response: dict[str, Any] = {"numberOfRecordsUpdated": rows_updated(cur), "generatedFields": []}
             if cur.description is not None:
@@ -184,6 +190,7 @@ class LocalDataApi:
             conn.transaction() if conn.autocommit else nullcontext(),
             conn.cursor() as cur,
         ):
+            self._check_password_command(cur, "BatchExecuteStatement", sql)
             for query, values in bound:
                 self._run(cur, "BatchExecuteStatement", query, values, True)
         return self._ok({"updateResults": [{"generatedFields": []} for _ in kwargs.get("parameterSets") or []]})
@@ -244,6 +251,18 @@ class LocalDataApi:
                     self._faults = [f for f in self._faults if f.remaining > 0]
                     raise client_error(operation, fault.code, fault.message)
 
+    def _check_password_command(self, cur: psycopg.Cursor, operation: str, sql: str) -> None:
+        """Refuse password commands from roles outside rds_password, as Aurora with the stack's parameter group."""
+        if not self.restrict_password_commands or not is_password_command(sql):
+            return
+        cur.execute(
+            "SELECT rolsuper OR (EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_password')"
+            " AND pg_has_role(current_user, 'rds_password', 'MEMBER')) FROM pg_roles WHERE rolname = current_user"
+        )
+        row = cur.fetchone()
+        if not (row and row[0]):
+            raise client_error(operation, "DatabaseErrorException", RESTRICTED_PASSWORD_MESSAGE)
+
     @staticmethod
     def _ok(response: dict[str, Any]) -> dict[str, Any]:
         response["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": str(uuid.uuid4())}
@@ -283,11 +302,23 @@ class LocalDataApi:
         try:
             yield conn
         finally:
+            reusable = not (conn.closed or conn.broken) and self._forget_session(conn)
             with self._lock:
-                if len(self._pools[key]) < self._pool_size and not (conn.closed or conn.broken):
+                if reusable and len(self._pools[key]) < self._pool_size:
                     self._pools[key].append(conn)
                 else:
                     conn.close()
+
+    @staticmethod
+    def _forget_session(conn: psycopg.Connection) -> bool:
+        """DISCARD ALL before a pooled connection is reused, as the Data API does: no temp object, SET,
+        role, prepared statement or session advisory lock survives into the next call. AWS: "Session
+        management with Amazon RDS Data API". TimeZone and DateStyle are startup options, so they stay."""
+        try:
+            conn.execute("DISCARD ALL")
+            return True
+        except psycopg.Error:
+            return False
 
     def _login(self, operation: str, kwargs: dict[str, Any]) -> tuple[str, ...]:
         """(user, password) from the secret's AWSCURRENT version, read on every call as the Data API does."""
@@ -304,8 +335,15 @@ class LocalDataApi:
         self, operation: str, database: str, *, autocommit: bool, login: tuple[str, ...] = ()
     ) -> psycopg.Connection:
         credentials = {"user": login[0], "password": login[1]} if login else {}
+        # Startup options, not SET: RESET ALL/DISCARD ALL return to them. timestamptz values leave in
+        # UTC, as the Data API's do.
+        options = "-c TimeZone=UTC -c DateStyle=ISO,YMD"
         try:
-            conn = psycopg.connect(make_conninfo(self.dsn, dbname=database, **credentials), autocommit=autocommit)
+            conn = psycopg.connect(
+                make_conninfo(self.dsn, dbname=database, options=options, **credentials),
+                autocommit=autocommit,
+                prepare_threshold=None,  # DISCARD ALL drops server-side prepared statements
+            )
         except psycopg.OperationalError as exc:
             if "does not exist" in str(exc) and "database" in str(exc):
                 raise client_error(
@@ -322,11 +360,8 @@ class LocalDataApi:
             conn.adapters.register_loader(type_name, TextLoader)  # keep PostgreSQL's own text
         for type_name, loader in DATE_TIME_LOADERS.items():
             conn.adapters.register_loader(type_name, loader)
-        with conn.cursor() as cur:
-            cur.execute("SET TimeZone = 'UTC'")  # timestamptz values leave in UTC, as the Data API's do
-            cur.execute("SET DateStyle = 'ISO, YMD'")
-            if not autocommit:
-                cur.execute(f"SET statement_timeout = {self.statement_timeout_ms}")
+        if not autocommit:
+            conn.execute(f"SET statement_timeout = {self.statement_timeout_ms}")
         return conn
 
     def _type_name(self, conn: psycopg.Connection, oid: int) -> str:

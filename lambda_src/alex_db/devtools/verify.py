@@ -100,6 +100,27 @@ def schema_drift(client: Any, snapshot: dict[str, Any]) -> list[Drift]:
     return compare(snapshot, capture(client, snapshot.get("schema", "public")))
 
 
+# Settings an app user carries into every later session (ALTER ROLE ... SET): none are expected;
+# init and rotation clear them (alex_db.deploy.app_role).
+_ROLE_SETTINGS = """
+SELECT r.rolname AS role, coalesce(d.datname, '') AS database, array_to_string(s.setconfig, ', ') AS settings
+FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase
+WHERE r.rolname = :group OR pg_has_role(r.oid, (SELECT oid FROM pg_roles WHERE rolname = :group), 'MEMBER')
+ORDER BY 1, 2
+"""
+
+
+def role_setting_drift(client: Any, group: str) -> list[Drift]:
+    """One error per app role carrying role-level settings (search_path, read-only, ...)."""
+    if client.query_one("SELECT 1 AS ok FROM pg_roles WHERE rolname = :group", {"group": group}) is None:
+        return []
+    return [
+        Drift("error", f"role {row['role']}{' in database ' + row['database'] if row['database'] else ''} "
+                       f"carries settings for every later session: {row['settings']} (init or rotation clears them)")
+        for row in client.query(_ROLE_SETTINGS, {"group": group})
+    ]  # fmt: skip
+
+
 def seed_checks(client: Any, seed_symbols: list[str]) -> list[Check]:
     rows = client.query(
         "SELECT symbol, allocation_regions, allocation_sectors, allocation_asset_class FROM instruments"

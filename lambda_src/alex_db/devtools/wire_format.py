@@ -352,3 +352,35 @@ def check_request(operation: str, request: dict[str, Any]) -> None:
             f"Request size {size} bytes exceeded the limit of {MAX_REQUEST_BYTES} bytes",
             status=413,
         )
+
+
+# Aurora PostgreSQL with rds.restrict_password_commands = 1 (this stack's cluster parameter group):
+# "must be a member of rds_password to alter passwords" for CREATE/ALTER ROLE ... PASSWORD,
+# VALID UNTIL and ALTER ROLE ... RENAME. AWS: Aurora User Guide, "Restricting password management".
+_ROLE_WORDS = re.compile(r"\b(role|user)\b", re.IGNORECASE)
+PASSWORD_OPTIONS = {"password", "validUntil"}
+RESTRICTED_PASSWORD_MESSAGE = "ERROR: must be a member of rds_password to alter passwords; SQLState: 42501"
+
+
+def is_password_command(sql: str) -> bool:
+    """CREATE/ALTER ROLE|USER with PASSWORD or VALID UNTIL, or a role RENAME (as PostgreSQL parses it)."""
+    if not _ROLE_WORDS.search(sql):  # the parser only for statements that can be one
+        return False
+    from pglast import ast, parse_sql
+    from pglast.enums import ObjectType
+    from pglast.parser import ParseError
+
+    try:
+        statements = parse_sql(sql)
+    except ParseError:
+        return False  # the server reports the syntax error
+    for raw in statements:
+        node = raw.stmt
+        options = (
+            getattr(node, "options", None) or () if isinstance(node, (ast.CreateRoleStmt, ast.AlterRoleStmt)) else ()
+        )
+        if any(option.defname in PASSWORD_OPTIONS for option in options):
+            return True
+        if isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_ROLE:
+            return True
+    return False
