@@ -5,7 +5,6 @@ Needs only the standard library and boto3 (the Lambda runtime), so the init Lamb
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -27,7 +26,7 @@ from alex_db.connection import (
     stack_outputs,
 )
 from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError, ParameterError, ResultValueError
-from alex_db.limits import MAX_REQUEST_BYTES
+from alex_db.limits import CLIENT_HEADER_MARGIN_BYTES, MAX_REQUEST_BYTES, request_body_bytes
 from alex_db.table_writes import TableWrites
 
 log = logging.getLogger("alex_db")
@@ -59,7 +58,7 @@ AFTER_CREATE_CODES = frozenset(
         "InvalidResourceStateException",
     }
 )
-BATCH_CHUNK_BYTES = MAX_REQUEST_BYTES - 256 * 1024  # headroom for the envelope and base64 growth
+MAX_BODY_BYTES = MAX_REQUEST_BYTES - CLIENT_HEADER_MARGIN_BYTES  # what the client sends at most
 # While RDS rotates the master password, a caller may briefly read the previous one from the
 # secret: a failed login is retried a few times, never indefinitely (a wrong secret stays wrong).
 ROTATION_MARKER = "password authentication failed"
@@ -126,6 +125,7 @@ class DataApiClient(TableWrites):
         self._sleep, self._clock = sleep, clock
         self._column_cache: dict[str, dict[str, str]] = {}
         self._unbounded_cache: dict[str, list[str]] = {}
+        self._bounded_bytes_cache: dict[str, int] = {}
 
     # -- construction
 
@@ -177,15 +177,31 @@ class DataApiClient(TableWrites):
             clock=self._clock,
         )
 
+    def _envelope(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"resourceArn": self.resource_arn, "secretArn": self.secret_arn, "database": self.database, **request}
+
+    def _check_request_size(self, request: dict[str, Any]) -> None:
+        """Refuse before sending what the Data API could refuse (4 MiB with headers), naming the largest parameter."""
+        size = request_body_bytes(self._envelope(request))
+        if size > MAX_BODY_BYTES:
+            largest = max(request["parameters"], key=request_body_bytes)
+            raise ParameterError(
+                f"the request is {size:,} bytes of JSON; the Data API accepts {MAX_REQUEST_BYTES:,} bytes per "
+                f"request including its HTTP headers, of which this client keeps {CLIENT_HEADER_MARGIN_BYTES:,} "
+                f"for the headers (parameter :{largest['name']} alone is {request_body_bytes(largest):,} bytes): "
+                "store documents that large elsewhere (e.g. S3) and keep a reference in the database"
+            )
+
     # -- statements
 
     def execute(self, sql: str, params: Params = None, *, transaction_id: str | None = None) -> Result:
         request: dict[str, Any] = {"sql": sql, "includeResultMetadata": True}
         if params:
             request["parameters"] = to_parameters(params)
-            _check_request_size(request["parameters"])
         if transaction_id:
             request["transactionId"] = transaction_id
+        if params:
+            self._check_request_size(request)
         response = self._call("execute_statement", **request)
         try:
             rows = decode_records(response.get("records") or [], response.get("columnMetadata") or [])
@@ -206,9 +222,10 @@ class DataApiClient(TableWrites):
 
     def batch(self, sql: str, param_sets: Sequence[Mapping[str, Any]], *, transaction_id: str | None = None) -> int:
         """Run `sql` once per parameter set with BatchExecuteStatement, in as few calls as the 4 MiB limit allows."""
-        encoded = [to_parameters(p) for p in param_sets]
+        encoded = [to_parameters(p) for p in param_sets]  # every value checked before the first call
         ran = 0
-        for chunk in _chunks(sql, encoded):
+        envelope = self._envelope({"sql": sql, **({"transactionId": transaction_id} if transaction_id else {})})
+        for chunk in _chunks(envelope, encoded):
             request: dict[str, Any] = {"sql": sql, "parameterSets": chunk}
             if transaction_id:
                 request["transactionId"] = transaction_id
@@ -276,6 +293,7 @@ class Transaction(TableWrites):
         self.client, self.id = client, transaction_id
         self._lock = threading.Lock()
         self._column_cache, self._unbounded_cache = client._column_cache, client._unbounded_cache
+        self._bounded_bytes_cache = client._bounded_bytes_cache
 
     def execute(self, sql: str, params: Params = None) -> Result:
         with self._lock:
@@ -293,31 +311,18 @@ class Transaction(TableWrites):
             return self.client.batch(sql, param_sets, transaction_id=self.id)
 
 
-def _encoded_size(value: Any) -> int:
-    """Bytes `value` takes in the request body as botocore writes it (ASCII-escaped JSON, blobs as base64)."""
-    return len(json.dumps(value, default=lambda b: "x" * (len(b) * 4 // 3 + 4)).encode())
-
-
-def _check_request_size(parameters: list[dict[str, Any]]) -> None:
-    """Refuse before sending what the Data API would refuse, naming the parameter that makes it too large."""
-    size = _encoded_size(parameters)
-    if size > BATCH_CHUNK_BYTES:
-        largest = max(parameters, key=_encoded_size)
-        raise ParameterError(
-            f"the request's parameters are {size:,} bytes; the Data API accepts {MAX_REQUEST_BYTES:,} per request "
-            f"(parameter :{largest['name']} alone is {_encoded_size(largest):,} bytes): store documents that "
-            f"large elsewhere (e.g. S3) and keep a reference in the database"
-        )
-
-
-def _chunks(sql: str, encoded: list[list[dict[str, Any]]]) -> Iterator[list[list[dict[str, Any]]]]:
-    budget = BATCH_CHUNK_BYTES - len(sql.encode())
+def _chunks(envelope: dict[str, Any], encoded: list[list[dict[str, Any]]]) -> Iterator[list[list[dict[str, Any]]]]:
+    """Parameter sets in chunks whose whole request body (envelope + sets) stays within MAX_BODY_BYTES."""
+    budget = MAX_BODY_BYTES - request_body_bytes({**envelope, "parameterSets": []})
     chunk: list[list[dict[str, Any]]] = []
     size = 0
     for index, parameter_set in enumerate(encoded):
-        set_size = _encoded_size(parameter_set)
+        set_size = request_body_bytes(parameter_set) + 2  # ", " between sets
         if set_size > budget:
-            raise ValueError(f"parameter set {index} alone is {set_size} bytes; the Data API accepts 4 MiB per request")
+            raise ParameterError(
+                f"parameter set {index} alone is {set_size:,} bytes of JSON; a request may carry "
+                f"{budget:,} (the Data API accepts {MAX_REQUEST_BYTES:,} bytes with headers)"
+            )
         if chunk and size + set_size > budget:
             yield chunk
             chunk, size = [], 0

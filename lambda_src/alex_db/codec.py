@@ -131,7 +131,7 @@ def _encode(name: str, value: Any) -> tuple[dict[str, Any], str | None]:
     if isinstance(value, Json):
         return {"stringValue": str(value)}, "JSON"
     if isinstance(value, str):
-        return {"stringValue": value}, None
+        return {"stringValue": _valid_text(name, value)}, None
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ParameterError(f"parameter :{name}: Decimal {value} is not finite; NaN/infinity are rejected")
@@ -141,7 +141,7 @@ def _encode(name: str, value: Any) -> tuple[dict[str, Any], str | None]:
             text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ParameterError(f"parameter :{name}: not JSON-serialisable: {exc}") from None
-        return {"stringValue": text}, "JSON"
+        return {"stringValue": _valid_text(name, text)}, "JSON"
     if isinstance(value, uuid.UUID):
         return {"stringValue": str(value)}, "UUID"
     if isinstance(value, dt.datetime):
@@ -239,3 +239,15 @@ def _field_text(field: Mapping[str, Any]) -> str:
     value = next((v for k, v in field.items() if k != "isNull"), None)
     text = repr(value)
     return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _valid_text(name: str, value: str) -> str:
+    """`value` if it is valid Unicode: a lone surrogate (e.g. half of a decoded emoji) is refused before
+    any call, naming the parameter and the position, instead of failing somewhere after a call was made."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ParameterError(
+            f"parameter :{name}: character {exc.start} is a lone surrogate ({value[exc.start]!r}): not valid Unicode"
+        ) from None
+    return value

@@ -19,10 +19,31 @@ from alex_db.codec import Json
 from alex_db.errors import UnknownColumnError
 
 COLUMNS_SQL = """
-SELECT column_name, udt_name, character_maximum_length FROM information_schema.columns
+SELECT column_name, udt_name, character_maximum_length, numeric_precision FROM information_schema.columns
 WHERE table_schema = current_schema() AND table_name = :table
 ORDER BY ordinal_position
 """
+FIELD_ENVELOPE_BYTES = 24  # {"stringValue": ""} around a value, and the comma
+# Worst-case characters of one value of a bounded type in a Data API response.
+FIXED_WIDTH_CHARS = {
+    "uuid": 36, "int2": 6, "int4": 11, "int8": 20, "float4": 16, "float8": 24, "bool": 5,
+    "date": 13, "time": 18, "timetz": 24, "timestamp": 32, "timestamptz": 32, "interval": 64,
+}  # fmt: skip
+UNKNOWN_TYPE_CHARS = 1024  # enums, domains over bounded types, ranges: generous, never an average
+BYTES_PER_CHAR = 6  # a JSON string escapes a control character as \u00XX; UTF-8 takes at most 4
+
+
+def worst_case_bytes(udt_name: str, max_length: int | None, precision: int | None) -> int:
+    """The most bytes one bounded value can take in a response (the declared size, never an average)."""
+    if max_length is not None:
+        chars = max_length
+    elif udt_name == "numeric":
+        chars = (precision or 1000) + 2  # sign and point; unconstrained numeric: 1000 digits assumed
+    else:
+        chars = FIXED_WIDTH_CHARS.get(udt_name, UNKNOWN_TYPE_CHARS)
+    return chars * BYTES_PER_CHAR + FIELD_ENVELOPE_BYTES
+
+
 # Types whose values have no size bound: a caller can make them outgrow a Data API row.
 UNBOUNDED_TYPES = frozenset({"text", "json", "jsonb", "xml", "bytea", "varchar", "bpchar"})
 
@@ -111,6 +132,7 @@ class TableWrites:
 
     _column_cache: dict[str, dict[str, str]]
     _unbounded_cache: dict[str, list[str]]
+    _bounded_bytes_cache: dict[str, int]
 
     def table_columns(self, table: str) -> dict[str, str]:
         """Column name -> PostgreSQL type name (udt_name) of `table`, read from the catalog once per client."""
@@ -125,7 +147,17 @@ class TableWrites:
                 for r in rows
                 if r["udt_name"] in UNBOUNDED_TYPES and r["character_maximum_length"] is None
             ]
+            self._bounded_bytes_cache[table] = sum(
+                worst_case_bytes(r["udt_name"], r["character_maximum_length"], r["numeric_precision"])
+                for r in rows
+                if r["column_name"] not in self._unbounded_cache[table]
+            )
         return cache[table]
+
+    def bounded_row_bytes(self, table: str) -> int:
+        """The most bytes the bounded columns of one row of `table` can take in a response."""
+        self.table_columns(table)
+        return self._bounded_bytes_cache.get(table, 0)
 
     def unbounded_columns(self, table: str) -> list[str]:
         """The columns of `table` whose values have no size bound (text, jsonb, bytea, varchar without n, ...)."""

@@ -1,11 +1,12 @@
 """Read rows whose values can outgrow the Data API's 64 KB per row and 1 MiB per response.
 
 A JSONB report or a long text cannot come back in one field: the first query returns every
-bounded column, each unbounded value (text, json, jsonb, xml, bytea, unlimited varchar) inline
-only when its wire size fits the row's share of the limits, and for the others their size and
-md5. The values left out are then read as bytea pieces (exact byte sizes, so each response is
-packed to the limit), pieces of different rows and columns sharing a call, and checked against
-the md5 so a row updated between the calls is read again instead of being stitched together.
+bounded column (pages sized from each column's declared worst case, never an average), each
+unbounded value (text, json, jsonb, xml, bytea, unlimited varchar) inline only when its wire size
+fits the row's share of the limits, and for the others their size and md5. The values left out are
+then read as bytea pieces (exact byte sizes, so each response is packed to the limit), pieces of
+different rows and columns sharing a call. A read of more than one call runs in one REPEATABLE READ
+transaction, so every page and piece comes from the same snapshot.
 """
 
 from __future__ import annotations
@@ -21,21 +22,30 @@ from alex_db.table_writes import quote_identifier
 
 ROW_BUDGET = MAX_ROW_BYTES - 4 * 1024  # headroom for field and JSON overhead
 RESPONSE_BUDGET = MAX_RESPONSE_BYTES - 16 * 1024
-BOUNDED_FIELD_BYTES = 120  # a uuid, number, timestamp or short varchar with its JSON envelope
 SIZE_FIELDS_BYTES = 90  # the wire size and md5 fields that accompany each unbounded column
 PIECE_BYTES = (ROW_BUDGET - 200) // 4 * 3  # a bytea piece whose base64 fits in one row
 PIECES_PER_CALL = RESPONSE_BUDGET // (PIECE_BYTES // 3 * 4 + 200)
 PAGE_ROWS = 64  # list queries read at most this many rows per call
-READ_ATTEMPTS = 3  # a value that keeps changing between the calls of one read is an error
+READ_ATTEMPTS = 3  # outside a snapshot, a value that keeps changing between calls is an error
+# A read that needs more than one call runs in one Data API transaction whose snapshot every call
+# shares (PostgreSQL, "Transaction Isolation": REPEATABLE READ sees the database as of its first
+# query). Must be the transaction's first statement.
+SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 Row = dict[str, Any]
 
 
-def inline_limit(bounded: int, unbounded: int, rows: int) -> int:
+def inline_limit(bounded_bytes: int, unbounded: int, rows: int) -> int:
     """Largest wire size of one unbounded value that still lets `rows` rows fit one row and one response."""
     per_row = min(ROW_BUDGET, RESPONSE_BUDGET // max(rows, 1))
-    spare = per_row - bounded * BOUNDED_FIELD_BYTES - unbounded * SIZE_FIELDS_BYTES
+    spare = per_row - bounded_bytes - unbounded * SIZE_FIELDS_BYTES
     return max(spare // max(unbounded, 1), 0)
+
+
+def page_rows(bounded_bytes: int, unbounded: int) -> int:
+    """Rows per call such that the worst case of every bounded column still fits one response."""
+    worst = bounded_bytes + unbounded * SIZE_FIELDS_BYTES
+    return max(1, min(PAGE_ROWS, RESPONSE_BUDGET // max(worst, 1)))
 
 
 def _wire_expression(column: str, udt_name: str) -> str:
@@ -61,25 +71,44 @@ def select_rows(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[Row]:
-    """`SELECT * FROM table WHERE … ORDER BY … LIMIT … OFFSET …`, whatever the size of its values."""
-    for _attempt in range(READ_ATTEMPTS):
-        rows, changed = _read(db, table, where, dict(params or {}), order_by, key, limit, offset)
-        if not changed:
-            return rows
-    raise DataApiError(
-        "ConcurrentUpdate",
-        f"{table}: large value(s) changed during each of {READ_ATTEMPTS} reads",
-        operation="select_rows",
-    )
+    """`SELECT * FROM table WHERE … ORDER BY … LIMIT … OFFSET …`, whatever the size of its values, as
+    one snapshot: no row twice and none skipped while other agents insert, update or delete.
 
-
-def _read(
-    db: Any, table: str, where: str, params: dict[str, Any], order_by: str, key: str, limit: int | None, offset: int
-) -> tuple[list[Row], bool]:
+    One call when the rows and their values fit one response (one statement is one snapshot);
+    otherwise every page and every piece is read in one REPEATABLE READ transaction.
+    """
     columns = db.table_columns(table)
     unbounded = db.unbounded_columns(table)
-    page = min(limit if limit is not None else PAGE_ROWS, PAGE_ROWS)
-    inline = inline_limit(len(columns) - len(unbounded), len(unbounded), page)
+    bounded_bytes = db.bounded_row_bytes(table)
+    page = page_rows(bounded_bytes, len(unbounded))
+    if limit is not None:
+        page = min(page, limit)
+    sql = _select_sql(table, columns, unbounded, inline_limit(bounded_bytes, len(unbounded), page), where, order_by)
+    params = dict(params or {})
+    # One more row than a page tells whether the first call saw everything.
+    first = db.query(sql, {**params, "__limit": page if limit is not None else page + 1, "__offset": offset})
+    complete = (limit is not None and limit <= page) or len(first) <= page
+    if complete:
+        # The rows are one statement's snapshot; values left out are read in pieces and checked
+        # against that statement's md5, so a value rewritten meanwhile is read again, never stitched.
+        if not _fill_large_values(db, table, key, columns, unbounded, first):
+            return [_strip(row, len(unbounded)) for row in first]
+        return _read_with_retries(db, table, key, sql, params, columns, unbounded, page, limit, offset, tries=2)
+    if not hasattr(db, "transaction"):  # already inside the caller's transaction: its statements' snapshots
+        return _read_with_retries(db, table, key, sql, params, columns, unbounded, page, limit, offset)
+    with db.transaction() as tx:
+        tx.execute(SNAPSHOT)
+        rows = _read_pages(tx, sql, params, page, limit, offset)
+        if _fill_large_values(tx, table, key, columns, unbounded, rows):  # cannot happen in one snapshot
+            raise DataApiError(
+                "ConcurrentUpdate", f"{table}: a value changed inside one snapshot", operation="select_rows"
+            )
+    return rows
+
+
+def _select_sql(
+    table: str, columns: Mapping[str, str], unbounded: list[str], inline: int, where: str, order_by: str
+) -> str:
     selected = []
     for name, udt_name in columns.items():
         quoted = quote_identifier(name)
@@ -93,19 +122,51 @@ def _read(
             f'CASE WHEN {wire} > {inline} THEN octet_length({data}) END AS "__size_{index}"',
             f'CASE WHEN {wire} > {inline} THEN md5({data}) END AS "__md5_{index}"',
         ]
-    sql = (
+    return (
         f"SELECT {', '.join(selected)} FROM {quote_identifier(table)} WHERE {where} "
         f"ORDER BY {order_by} LIMIT :__limit OFFSET :__offset"
     )
+
+
+def _strip(row: Row, unbounded: int) -> Row:
+    for index in range(unbounded):
+        row.pop(f"__size_{index}", None)
+        row.pop(f"__md5_{index}", None)
+    return row
+
+
+def _read_pages(db: Any, sql: str, params: dict[str, Any], page: int, limit: int | None, offset: int) -> list[Row]:
     rows: list[Row] = []
     while True:
         want = page if limit is None else min(page, limit - len(rows))
         batch = db.query(sql, {**params, "__limit": want, "__offset": offset + len(rows)})
         rows += batch
         if len(batch) < want or (limit is not None and len(rows) >= limit):
-            break
-    changed = _fill_large_values(db, table, key, columns, unbounded, rows)
-    return rows, changed
+            return rows
+
+
+def _read_with_retries(
+    db: Any,
+    table: str,
+    key: str,
+    sql: str,
+    params: dict[str, Any],
+    columns: Mapping[str, str],
+    unbounded: list[str],
+    page: int,
+    limit: int | None,
+    offset: int,
+    tries: int = READ_ATTEMPTS,
+) -> list[Row]:
+    for _attempt in range(tries):
+        rows = _read_pages(db, sql, params, page, limit, offset)
+        if not _fill_large_values(db, table, key, columns, unbounded, rows):
+            return rows
+    raise DataApiError(
+        "ConcurrentUpdate",
+        f"{table}: large value(s) changed during each of {READ_ATTEMPTS} reads",
+        operation="select_rows",
+    )
 
 
 def _fill_large_values(

@@ -227,6 +227,80 @@ def test_test_secret_logs_in_with_the_pending_password_before_it_becomes_current
     assert aurora.app.query_one("SELECT current_user AS me")["me"] == pending["username"]
 
 
+def test_two_racing_invocations_of_one_rotation_leave_every_agent_working(aurora):
+    from botocore.exceptions import ClientError
+
+    token = f"v-{uuid.uuid4()}"
+    aurora.store.begin_rotation(aurora.app_arn, token)
+    failures: list[Exception] = []
+    agent_errors: list[Exception] = []
+    done = threading.Event()
+    start = threading.Barrier(2)
+
+    def invocation():
+        start.wait()
+        try:
+            rotation(aurora, token)
+        except (ClientError, RotationError, DataApiError) as exc:  # the loser of the race fails a step
+            failures.append(exc)
+
+    def agent():
+        while not done.is_set():
+            try:
+                aurora.app.query_one("SELECT count(*) AS n FROM instruments")
+            except Exception as exc:
+                agent_errors.append(exc)
+
+    watcher = threading.Thread(target=agent)
+    watcher.start()
+    racers = [threading.Thread(target=invocation) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    rotation(aurora, token)  # Secrets Manager retries a failed rotation with the same token
+    done.set()
+    watcher.join()
+    assert agent_errors == []
+    assert all("ResourceExistsException" in str(f) or isinstance(f, (RotationError, DataApiError)) for f in failures)
+    current = aurora.app_credentials()
+    assert "AWSCURRENT" in aurora.store.describe_secret(SecretId=aurora.app_arn)["VersionIdsToStages"][token]
+    assert aurora.app.query_one("SELECT current_user AS me")["me"] == current["username"]
+
+
+def test_a_late_create_secret_of_a_racing_invocation_cannot_replace_the_pending_password(aurora):
+    from botocore.exceptions import ClientError
+
+    token = f"v-{uuid.uuid4()}"
+    rotation(aurora, token, steps=("createSecret", "setSecret", "testSecret"))  # invocation A, up to its last step
+    pending = aurora.store.get_secret_value(SecretId=aurora.app_arn, VersionStage="AWSPENDING")["SecretString"]
+    # Invocation B checked for the pending version before A wrote it; its write comes now.
+    late = json.dumps({"username": json.loads(pending)["username"], "password": "b-generated-another"})
+    with pytest.raises(ClientError, match="ResourceExistsException"):
+        aurora.store.put_secret_value(SecretId=aurora.app_arn, ClientRequestToken=token, SecretString=late,
+                                      VersionStages=["AWSPENDING"])  # fmt: skip
+    rotation(aurora, token, steps=("finishSecret",))
+    assert aurora.app.query_one("SELECT 1 AS ok")["ok"] == 1  # AWSCURRENT holds the password PostgreSQL has
+
+
+def test_put_secret_value_on_an_existing_version_follows_aws(aurora):
+    from botocore.exceptions import ClientError
+
+    store, arn = aurora.store, aurora.app_arn
+    store.begin_rotation(arn, "v-same")
+    store.put_secret_value(
+        SecretId=arn, ClientRequestToken="v-same", SecretString='{"a": 1}', VersionStages=["AWSPENDING"]
+    )
+    # Identical data: a no-op; other data: ResourceExistsException, and the version keeps its data.
+    store.put_secret_value(
+        SecretId=arn, ClientRequestToken="v-same", SecretString='{"a": 1}', VersionStages=["AWSPENDING"]
+    )
+    with pytest.raises(ClientError, match="ResourceExistsException"):
+        store.put_secret_value(SecretId=arn, ClientRequestToken="v-same", SecretString='{"a": 2}',
+                               VersionStages=["AWSPENDING"])  # fmt: skip
+    assert store.get_secret_value(SecretId=arn, VersionStage="AWSPENDING")["SecretString"] == '{"a": 1}'
+
+
 def test_rotation_during_traffic_fails_no_call(aurora):
     errors: list[Exception] = []
     done = threading.Event()

@@ -455,8 +455,8 @@ def test_probe_local_passes_every_row_and_writes_json(local_dir, tmp_path):
     result = alex_db("probe", "--local", "--dir", str(local_dir), "--json", str(report))
     assert result.returncode == 0, result.stdout + result.stderr
     observations = json.loads(report.read_text())["observations"]
-    assert len(observations) == 14 and {o["verdict"] for o in observations} == {"PASS"}
-    assert "behaviour" in result.stdout.splitlines()[0] and "14/14 as expected" in result.stdout
+    assert len(observations) == 17 and {o["verdict"] for o in observations} == {"PASS"}
+    assert "behaviour" in result.stdout.splitlines()[0] and "17/17 as expected" in result.stdout
     with psycopg.connect(local_dsn(local_dir)) as conn:  # the scratch table is gone
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'alex_probe_%'").fetchone() == (0,)
 

@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from alex_db import client as client_module
 from alex_db.client import DataApiClient, RetryPolicy
 from alex_db.connection import stack_outputs
-from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError
+from alex_db.errors import ConfigurationError, DataApiError, DatabaseNotReadyError, ParameterError
 from tests.conftest import CLUSTER_ARN, SECRET_ARN, make_client
 
 
@@ -44,13 +44,13 @@ def test_batch_returns_parameter_sets_run_in_one_call(client, api):
 
 
 def test_batch_is_chunked_below_the_request_limit(client, api, monkeypatch):
-    monkeypatch.setattr(client_module, "BATCH_CHUNK_BYTES", 2_000)
+    monkeypatch.setattr(client_module, "MAX_BODY_BYTES", 2_000)
     client.execute("CREATE TABLE t (s text)")
     api.reset_counts()
     assert client.batch("INSERT INTO t VALUES (:s)", [{"s": "x" * 300} for _ in range(20)]) == 20
     assert api.calls["BatchExecuteStatement"] > 1
     assert client.query_one("SELECT count(*) AS n FROM t") == {"n": 20}
-    with pytest.raises(ValueError, match="parameter set 0 alone is"):
+    with pytest.raises(ParameterError, match="parameter set 0 alone is"):
         client.batch("INSERT INTO t VALUES (:s)", [{"s": "x" * 5_000}])
 
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from alex_db.devtools.local_engine import LocalDataApi
 from alex_db.errors import DataApiError, ResultValueError
-from alex_db.limits import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_ROW_BYTES, MAX_SQL_CHARS
+from alex_db.limits import ENGINE_HEADER_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_ROW_BYTES, MAX_SQL_CHARS
 from tests.conftest import CLUSTER_ARN, SECRET_ARN
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -83,9 +83,51 @@ def test_request_size(api, database):
         return {"resourceArn": CLUSTER_ARN, "secretArn": SECRET_ARN, "database": database, "sql": sql,
                 "parameters": [text("p", "x" * length)]}  # fmt: skip
 
-    length = MAX_REQUEST_BYTES - len(json.dumps(request(0), ensure_ascii=False))
+    # The 4 MiB include the HTTP headers: the engine counts botocore's JSON body plus 2 KiB of them.
+    length = MAX_REQUEST_BYTES - ENGINE_HEADER_BYTES - len(json.dumps(request(0)))
     assert api.execute_statement(**request(length))["records"] == [[{"longValue": length}]]
     refused("ValidationException", api.execute_statement, **request(length + 1))
+
+
+def test_the_client_sends_what_aws_accepts_and_refuses_only_what_it_could_not(client, api):
+    from alex_db.client import MAX_BODY_BYTES
+    from alex_db.errors import ParameterError
+    from alex_db.limits import CLIENT_HEADER_MARGIN_BYTES
+
+    envelope = client._envelope({"sql": "SELECT length(:p) AS n", "includeResultMetadata": True})
+    overhead = len(json.dumps({**envelope, "parameters": [text("p", "")]}))
+    fits = MAX_BODY_BYTES - overhead  # 4 MiB - 16 KiB of headers: a 4.08 MB payload is sent
+    assert fits > MAX_REQUEST_BYTES - CLIENT_HEADER_MARGIN_BYTES - 1024
+    assert client.query_one("SELECT length(:p) AS n", {"p": "x" * fits}) == {"n": fits}
+    api.reset_counts()
+    with pytest.raises(ParameterError, match=r"the request is 4,177,921 bytes of JSON.*parameter :p alone"):
+        client.query_one("SELECT length(:p) AS n", {"p": "x" * (fits + 1)})
+    assert sum(api.calls.values()) == 0  # refused before sending, and the message says what counts
+
+
+def test_malformed_sql_parameters_get_the_data_api_error_never_a_python_one(api, database):
+    sql = "SELECT CAST(:v AS text) AS v"
+    for parameter, code in (
+        ({"name": "v", "value": {"stringValue": "12,50"}, "typeHint": "DECIMAL"}, "BadRequestException"),
+        ({"name": "v", "value": {"longValue": 2**63}}, "ValidationException"),
+        ({"name": "v", "value": {"stringValue": "a\ud800b"}}, "BadRequestException"),
+        ({"name": "v", "value": {"doubleValue": float("nan")}}, "SerializationException"),
+    ):
+        refused(code, call, api, database, sql, [parameter])
+    # botocore sends a str blob as its UTF-8 bytes: accepted, as boto3 would send it
+    blob = {"name": "v", "value": {"blobValue": "héllo"}}
+    assert call(api, database, "SELECT octet_length(:v) AS n", [blob])["records"] == [[{"longValue": 6}]]
+
+
+def test_a_lone_surrogate_is_a_parameter_error_before_any_call(client, api):
+    from alex_db.errors import ParameterError
+
+    api.reset_counts()
+    with pytest.raises(ParameterError, match=r"parameter :note: character 2 is a lone surrogate"):
+        client.execute("SELECT :note AS n", {"note": "ab\ud83dcd"})
+    with pytest.raises(ParameterError, match=r"parameter :doc: .*lone surrogate"):
+        client.batch("SELECT CAST(:doc AS jsonb)", [{"doc": {"ok": 1}}, {"doc": {"text": "\udc00"}}])
+    assert sum(api.calls.values()) == 0
 
 
 @pytest.mark.parametrize(

@@ -132,11 +132,24 @@ class LocalSecretsManager:
     ) -> dict[str, Any]:
         with self._lock:
             secret = self._secret("PutSecretValue", SecretId)
+            existing = secret["versions"].get(ClientRequestToken)
+            # AWS PutSecretValue: a version id that exists with the same data "does nothing"; with
+            # other data it fails - what makes two racing invocations of one rotation step safe.
+            if existing is not None and existing.get("SecretString") is not None:
+                if existing["SecretString"] != SecretString:
+                    raise _error(
+                        "PutSecretValue",
+                        "ResourceExistsException",
+                        f"A resource with the ID you requested already exists: version {ClientRequestToken} "
+                        "holds different data",
+                    )
+                return {"ARN": secret["arn"], "VersionId": ClientRequestToken, "VersionStages": existing["stages"]}
             for data in secret["versions"].values():
                 data["stages"] = [s for s in data["stages"] if s not in VersionStages]
-            secret["versions"][ClientRequestToken] = {"SecretString": SecretString, "stages": list(VersionStages)}
+            stages = sorted(set(VersionStages) | set((existing or {}).get("stages", [])))
+            secret["versions"][ClientRequestToken] = {"SecretString": SecretString, "stages": stages}
             self._save()
-            return {"ARN": secret["arn"], "VersionId": ClientRequestToken, "VersionStages": VersionStages}
+            return {"ARN": secret["arn"], "VersionId": ClientRequestToken, "VersionStages": stages}
 
     def update_secret_version_stage(
         self,

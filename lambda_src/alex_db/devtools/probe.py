@@ -65,7 +65,9 @@ class Probe:
         slow: bool = False,
         app_client: DataApiClient | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        app_role: str = "alex_app",
     ) -> None:
+        self.app_role = app_role
         self.client, self.api, self.app_client = client, client.api, app_client
         self.idle_seconds, self.slow, self.sleep = idle_seconds, slow, sleep
         self.scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:8]}"
@@ -157,10 +159,12 @@ class Probe:
                     confirmed=False,
                 ),
                 self.managed_secret(),
+                self.snapshot_transaction(),
+                self.role_settings(),
                 self.transaction_expiry(),
             ]
             if self.app_client is not None:
-                observations.append(self.app_secret())
+                observations += [self.app_secret(), self.app_password_change()]
         finally:
             self.client.execute(f"DROP TABLE IF EXISTS {self.scratch}")
         return observations
@@ -198,6 +202,44 @@ class Probe:
             "PASS" if elapsed <= RESUME_BUDGET_SECONDS else "INFO",
             confirmed=False,
         )
+
+    def snapshot_transaction(self) -> Observation:
+        """List reads of several calls rely on SET TRANSACTION as a Data API transaction's first statement."""
+        from alex_db.wide_rows import SNAPSHOT
+
+        def run() -> None:
+            with self.client.transaction() as tx:
+                tx.execute(SNAPSHOT)
+                tx.query("SELECT 1 AS ok")
+
+        return self._check("REPEATABLE READ as a transaction's first statement", "accepted", run, confirmed=False)
+
+    def role_settings(self) -> Observation:
+        from alex_db.devtools.verify import role_setting_drift
+
+        drifts = role_setting_drift(self.client, self.app_role)
+        observed = "; ".join(d.message for d in drifts) or "none"
+        return Observation("app roles carry no role-level settings", "none", observed,
+                           "PASS" if not drifts else "FAIL")  # fmt: skip
+
+    def app_password_change(self) -> Observation:
+        """The app role may not change its password (rds.restrict_password_commands): tried inside a
+        transaction that is always rolled back, so even a target without the parameter keeps the password."""
+        assert self.app_client is not None
+        api, client = self.app_client.api, self.app_client
+        ids = {"resourceArn": client.resource_arn, "secretArn": client.secret_arn}
+        transaction = api.begin_transaction(**ids, database=client.database)["transactionId"]
+        try:
+            observed = _outcome(lambda: api.execute_statement(
+                **ids, database=client.database, transactionId=transaction,
+                sql="ALTER ROLE CURRENT_USER PASSWORD 'probe-never-committed'",
+            ))  # fmt: skip
+        finally:
+            api.rollback_transaction(**ids, transactionId=transaction)
+        expected = "refused: DatabaseErrorException"
+        hint = " (reboot the writer once: the parameter is static)" if observed == "accepted" else ""
+        return Observation("app role cannot change its own password", expected, observed + hint,
+                           "PASS" if observed == expected else "FAIL")  # fmt: skip
 
     def managed_secret(self) -> Observation:
         outcome = _outcome(lambda: self.client.query_one("SELECT current_user AS me"))

@@ -21,13 +21,15 @@ from botocore.exceptions import ClientError
 from psycopg.adapt import Dumper, Loader
 
 from alex_db.authoring.sql_text import count_statements, find_placeholders
-from alex_db.codec import format_date, format_time, format_timestamp, parse_timestamp
+from alex_db.codec import INT64_MAX, INT64_MIN, format_date, format_time, format_timestamp, parse_timestamp
 from alex_db.limits import (
+    ENGINE_HEADER_BYTES,
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
     MAX_ROW_BYTES,
     MAX_SQL_CHARS,
     TIMESTAMP_FRACTION_DIGITS,
+    request_body_bytes,
 )
 
 RDS_DATA_MODEL = botocore.session.get_session().get_service_model("rds-data")
@@ -129,6 +131,13 @@ def parameter_value(operation: str, parameter: dict[str, Any]) -> Any:
         )
     if hint and kind != "stringValue":
         raise client_error(operation, "BadRequestException", f"typeHint {hint} needs a stringValue: {name}")
+    if kind == "stringValue" and _has_lone_surrogate(raw):
+        # botocore escapes it as \udXXX; AWS's JSON parser refuses text that is not valid Unicode.
+        raise client_error(operation, "BadRequestException", f"Parameter {name}: the string is not valid Unicode")
+    if kind == "longValue" and not INT64_MIN <= raw <= INT64_MAX:
+        raise client_error(operation, "ValidationException", f"Parameter {name}: longValue is a 64-bit integer")
+    if kind == "doubleValue" and not math.isfinite(raw):
+        raise client_error(operation, "SerializationException", f"Parameter {name}: NaN/Infinity is not JSON")
     if kind == "stringValue" and "\x00" in raw:
         # PostgreSQL text cannot hold NUL: the server refuses it (it is never silently truncated).
         raise client_error(
@@ -139,11 +148,21 @@ def parameter_value(operation: str, parameter: dict[str, Any]) -> Any:
     try:
         if kind == "stringValue":
             return _hinted(raw, hint)
-    except ValueError as exc:
+    except (ValueError, ArithmeticError) as exc:  # decimal.InvalidOperation is an ArithmeticError
         raise client_error(
             operation, "BadRequestException", f"Parameter {name}: {raw!r} is not a valid {hint}: {exc}"
         ) from None
-    return bytes(raw) if kind == "blobValue" else raw
+    if kind == "blobValue":  # botocore sends a str blob as its UTF-8 bytes
+        return raw.encode() if isinstance(raw, str) else bytes(raw)
+    return raw
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _hinted(raw: str, hint: str | None) -> Any:
@@ -344,7 +363,10 @@ def check_request(operation: str, request: dict[str, Any]) -> None:
             f"1 validation error detected: Value at 'sql' failed to satisfy constraint: "
             f"Member must have length less than or equal to {MAX_SQL_CHARS}",
         )
-    size = len(json.dumps(request, default=size_of).encode())  # botocore sends ASCII-escaped JSON
+    try:
+        size = request_body_bytes(request) + ENGINE_HEADER_BYTES
+    except TypeError as exc:
+        raise client_error(operation, "SerializationException", str(exc)) from None
     if size > MAX_REQUEST_BYTES:
         raise client_error(
             operation,
