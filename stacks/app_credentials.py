@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -23,9 +24,9 @@ ROTATION_TIMEOUT = Duration.minutes(5)  # a paused cluster may take ~30 s to res
 class AppCredentials(Construct):
     """`secret` holds the current login user of `group` and its password; `add_rotation` switches users on schedule."""
 
-    def __init__(self, scope: Construct, id: str, *, group: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, group: str, encryption_key: kms.IKey | None = None) -> None:
         super().__init__(scope, id)
-        self.group = group
+        self.group, self.encryption_key = group, encryption_key
         self.secret = secretsmanager.Secret(
             self,
             "Secret",
@@ -36,6 +37,7 @@ class AppCredentials(Construct):
                 exclude_punctuation=True,  # ASCII letters and digits: no quoting surprises anywhere
                 password_length=40,
             ),
+            encryption_key=encryption_key,
         )
 
     def add_rotation(
@@ -47,7 +49,7 @@ class AppCredentials(Construct):
         code: lambda_.Code,
         log_retention: logs.RetentionDays,
         log_removal_policy: RemovalPolicy,
-    ) -> secretsmanager.RotationSchedule:
+    ) -> secretsmanager.CfnRotationSchedule:
         """The rotation function (the init asset's `secret_rotation` handler) and its schedule."""
         assert cluster.secret is not None
         group = self.group
@@ -80,7 +82,9 @@ class AppCredentials(Construct):
                 generate_string_key="password",
                 exclude_punctuation=True,
             ),
+            encryption_key=self.encryption_key,
         )
+        self.rotation_role = role
         guardrails.acknowledge(
             self.test_secret.node.default_child,
             "AwsSolutions-SMG4",
@@ -111,11 +115,26 @@ class AppCredentials(Construct):
             },
         )
         grant_data_api(role, cluster, cluster.secret)  # rds-data + the master secret: it runs ALTER ROLE
-        schedule = self.secret.add_rotation_schedule(
-            "Schedule", rotation_lambda=self.function, automatically_after=Duration.days(rotation_days)
+        # L1, not secret.add_rotation_schedule: the L2 grants the (immutable) role through the secret's
+        # key policy, which must not name roles created after the cluster (stacks/create_rollback.py);
+        # the role's own statements and stacks/data_protection.py grant exactly what rotation needs.
+        permission = lambda_.CfnPermission(
+            self,
+            "RotationInvoke",
+            action="lambda:InvokeFunction",
+            function_name=self.function.function_arn,
+            principal="secretsmanager.amazonaws.com",
+            source_arn=self.secret.secret_arn,  # for this secret only (checkov CKV_AWS_364)
+            source_account=Aws.ACCOUNT_ID,
         )
-        # Secrets Manager may invoke the function for this secret only (checkov CKV_AWS_364).
-        for child in self.function.node.children:
-            if isinstance(child, lambda_.CfnPermission):
-                child.add_property_override("SourceArn", self.secret.secret_arn)
+        schedule = secretsmanager.CfnRotationSchedule(
+            self,
+            "Schedule",
+            secret_id=self.secret.secret_arn,
+            rotation_lambda_arn=self.function.function_arn,
+            rotation_rules=secretsmanager.CfnRotationSchedule.RotationRulesProperty(
+                schedule_expression=f"rate({rotation_days} days)"
+            ),
+        )
+        schedule.add_dependency(permission)
         return schedule

@@ -51,6 +51,13 @@ class DatabaseProfile(BaseModel):
     observability: bool = False
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     decommission: bool = False
+    # A customer-managed KMS key for the secrets and log groups (stacks/data_protection.py), and
+    # AWS Backup (stacks/backup.py) with an optional copy to a vault in another region or account.
+    customer_managed_key: bool = False
+    aws_backup: bool = False
+    backup_copy_vault_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:backup:[a-z0-9-]+:\d{12}:backup-vault:.+$"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> DatabaseProfile:
@@ -67,6 +74,8 @@ class DatabaseProfile(BaseModel):
             raise ValueError("auto_pause_seconds applies only when min_capacity=0")
         if self.removal_policy == "destroy" and self.deletion_protection:
             raise ValueError("removal_policy='destroy' contradicts deletion_protection=true")
+        if self.backup_copy_vault_arn and not self.aws_backup:
+            raise ValueError("backup_copy_vault_arn needs aws_backup=true (the plan that copies)")
         if self.alarm_email and not self.observability:
             raise ValueError("alarm_email needs observability=true (the alarms it would receive)")
         return self

@@ -12,13 +12,14 @@ Agents get the DML-only app secret; the master secret is never part of this refe
 
 from __future__ import annotations
 
-from aws_cdk import Fn
+from aws_cdk import Aws, Fn
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from alex_db.connection import ENV_CLUSTER_ARN, ENV_DATABASE, ENV_SECRET_ARN
 from stacks.access import DATA_API_ACTIONS
+from stacks.data_protection import secrets_manager_conditions
 from stacks.database_stack import stack_name
 
 # The outputs/parameters the reference needs, by the name DatabaseStack gives them.
@@ -55,6 +56,16 @@ class AlexDatabaseRef(Construct):
 
     def grant_data_api_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """rds-data on the cluster and read of the app secret: exactly what the Data API needs."""
+        # Where the secret is under the database stack's customer-managed key (prod), reading it also
+        # needs kms:Decrypt: granted for this secret only, and only through Secrets Manager. The key's
+        # ARN is not exported, so the resource is this account's keys, narrowed by the conditions.
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[f"arn:{Aws.PARTITION}:kms:{Aws.REGION}:{Aws.ACCOUNT_ID}:key/*"],
+                conditions=secrets_manager_conditions(self.secret_arn),
+            )
+        )
         grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=list(DATA_API_ACTIONS.rds_data), resource_arns=[self.cluster_arn]
         )

@@ -16,6 +16,7 @@ from constructs import Construct
 from stacks import guardrails
 from stacks.access import DataApiConsumerPolicy, grant_data_api
 from stacks.app_credentials import AppCredentials
+from stacks.backup import DatabaseBackup
 from stacks.config import (
     DECOMMISSION_CONTEXT_KEY,
     LOG_RETENTION_DAYS,
@@ -26,6 +27,7 @@ from stacks.config import (
     load_profile,
 )
 from stacks.create_rollback import CreateRollbackRelease
+from stacks.data_protection import DataKey, secrets_manager_conditions
 from stacks.monitoring import DatabaseAlarms
 from stacks.schema_init import SchemaInit
 
@@ -51,10 +53,23 @@ PROFILE_TAG = "alex:profile"
 # rds_password may CREATE/ALTER ROLE ... PASSWORD, VALID UNTIL or RENAME, so an agent cannot lock
 # every other agent out by changing its own password (Aurora User Guide, "Restricting password
 # management"). Static on an existing cluster: it applies after the writer's next reboot.
-CLUSTER_PARAMETERS = {"rds.restrict_password_commands": "1"}
+#
+# Log hygiene: PostgreSQL's error DETAIL lines copy row values into the log ("Failing row contains
+# (...)", "Key (clerk_user_id)=(...) already exists"), and bind parameters are logged with errors
+# by default. terse drops DETAIL/HINT/QUERY/CONTEXT from the log (the caller still receives them
+# in the error); parameters are never logged. Cost: a log line names the constraint and the error,
+# not the offending values - reproduce with the failing request instead (docs/security.md).
+CLUSTER_PARAMETERS = {
+    "rds.restrict_password_commands": "1",
+    "log_error_verbosity": "terse",
+    "log_parameter_max_length": "0",
+    "log_parameter_max_length_on_error": "0",
+}
 # What exists before the cluster starts (its network, parameters, log group, CDK's VPC helpers).
-BEFORE_CLUSTER_IDS = {"Vpc", "VpcFlowLogs", "ClusterSecurityGroup", "ClusterParameters", "PostgresLogs",
-                      "RestrictDefaultSgLogs", RESTRICT_DEFAULT_SG_PROVIDER}  # fmt: skip
+BEFORE_CLUSTER_IDS = {
+    "Vpc", "VpcFlowLogs", "ClusterSecurityGroup", "ClusterParameters", "PostgresLogs", "DataKey",
+    "RestrictDefaultSgLogs", "RestrictDefaultSgLogsPolicy", RESTRICT_DEFAULT_SG_PROVIDER,
+}  # fmt: skip
 
 
 def cluster_identifier(profile: DatabaseProfile) -> str:
@@ -95,8 +110,13 @@ class DatabaseStack(Stack):
             description="Aurora cluster: no ingress; reached only through the RDS Data API",
             allow_all_outbound=False,
         )
+        # A customer-managed key for the secrets and log groups; dev keeps the AWS-managed keys: it holds
+        # no customer data, and the key's $1/month would more than double its idle cost.
+        self.data_key = DataKey(self, "DataKey", profile_name=profile.name) if profile.customer_managed_key else None
         self.cluster = self._cluster(profile, removal, simple_removal)
-        self.app_credentials = AppCredentials(self, "AppCredentials", group=profile.app_role)
+        self.app_credentials = AppCredentials(
+            self, "AppCredentials", group=profile.app_role, encryption_key=self.data_key.key if self.data_key else None
+        )
         self.consumer_policy = DataApiConsumerPolicy(
             self, "DataApiConsumer", cluster=self.cluster, secret=self.app_credentials.secret
         ).policy
@@ -136,8 +156,10 @@ class DatabaseStack(Stack):
             else None
         )
         self._outputs(profile)
-        if profile.protected:
-            # Last, so that every resource above is ordered after the release (create_rollback.py).
+        if profile.aws_backup:
+            DatabaseBackup(self, "Backup", cluster=self.cluster, profile_name=profile.name,
+                           copy_vault_arn=profile.backup_copy_vault_arn)  # fmt: skip
+        release = (
             CreateRollbackRelease(
                 self,
                 "CreateRollbackRelease",
@@ -145,15 +167,49 @@ class DatabaseStack(Stack):
                 code=self.schema_init.code,
                 log_retention=RETENTION_BY_DAYS[profile.log_retention_days],
                 log_removal_policy=simple_removal,
-            ).attach(self.cluster, before_cluster=[c for c in self.node.children if c.node.id in BEFORE_CLUSTER_IDS])
+            )
+            if profile.protected
+            else None
+        )
+        if self.data_key is not None:
+            self._grant_key_use(self.data_key)
+            self.data_key.encrypt_log_groups(self)
+        if release is not None:
+            # Last, so that every resource above is ordered after the release (create_rollback.py).
+            release.attach(
+                self.cluster, before_cluster=[c for c in self.node.children if c.node.id in BEFORE_CLUSTER_IDS]
+            )
 
     def grant_data_api_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` (e.g. an agent's Lambda in this app) call the Data API as the DML-only app role."""
+        if self.data_key is not None:
+            self.data_key.grant_secret(grantee, self.secret_arn)
         return grant_data_api(grantee, self.cluster, self.app_credentials.secret)
 
     def grant_admin_access(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` (schema tooling, never an agent) call the Data API as the master user."""
-        return self.cluster.grant_data_api_access(grantee)
+        if self.data_key is not None:
+            self.data_key.grant_secret(grantee, self.admin_secret_arn)
+        assert self.cluster.secret is not None
+        return grant_data_api(grantee, self.cluster, self.cluster.secret)
+
+    def _grant_key_use(self, key: DataKey) -> None:
+        """Every principal that reads or writes a secret of this stack may use the key for that secret only."""
+        app, admin, scratch = self.secret_arn, self.admin_secret_arn, self.app_credentials.test_secret.secret_arn
+        for secret in (admin, app):  # the init: the Data API as admin, and the app password it sets
+            key.grant_secret(self.schema_init.function, secret)
+        rotation = self.app_credentials.rotation_role
+        key.grant_secret(rotation, admin)
+        key.grant_secret(rotation, app, write=True)
+        key.grant_secret(rotation, scratch, write=True)
+        self.consumer_policy.add_statements(
+            iam.PolicyStatement(
+                sid="DecryptTheAppSecret",
+                actions=["kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions=secrets_manager_conditions(app),
+            )
+        )
 
     @property
     def secret_arn(self) -> str:
@@ -247,7 +303,9 @@ class DatabaseStack(Stack):
             enable_data_api=True,
             # RDS creates, stores and rotates the master password itself: no secret value in the
             # template, no rotation Lambda, no Secrets Manager VPC endpoint.
-            credentials=rds.Credentials.from_username(profile.master_username),
+            credentials=rds.Credentials.from_username(
+                profile.master_username, encryption_key=self.data_key.key if self.data_key else None
+            ),
             manage_master_user_password=True,
             default_database_name=profile.database_name,
             storage_encrypted=True,
@@ -312,6 +370,28 @@ class DatabaseStack(Stack):
         )
         handler.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})
         handler.node.add_dependency(log_group)
+        # Its role carries AWSLambdaBasicExecutionRole (logs:* on every log group), which no cdk-nag
+        # pack sees on this plain resource: replace it with writing to its own log group only.
+        role = provider.node.find_child("Role")
+        assert isinstance(role, CfnResource)
+        role.add_property_deletion_override("ManagedPolicyArns")
+        own_logs = iam.CfnPolicy(
+            self,
+            "RestrictDefaultSgLogsPolicy",
+            policy_name="OwnLogGroupOnly",
+            roles=[role.ref],
+            policy_document={
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": log_group.log_group_arn,
+                    }
+                ],
+            },
+        )
+        handler.add_resource_dependency(own_logs)
 
     def _outputs(self, profile: DatabaseProfile) -> None:
         values = {

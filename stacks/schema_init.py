@@ -13,6 +13,7 @@ from aws_cdk import (
     Duration,
     RemovalPolicy,
 )
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -21,6 +22,7 @@ from constructs import Construct
 
 from alex_db.authoring.manifest_builder import build_manifest
 from alex_db.deploy.manifest import migration_labels
+from stacks.access import DATA_API_ACTIONS, grant_data_api
 from stacks.functions import custom_resource_provider, log_only_role, python_function
 from stacks.init_asset import LAMBDA_SRC, InitAssetBundler
 
@@ -74,8 +76,16 @@ class SchemaInit(Construct):
                 self, "HandlerRole", handler_logs, "Alex schema-init Lambda: its own logs and the Data API"
             ),
         )
-        cluster.grant_data_api_access(self.function)
-        app_secret.grant_read(self.function)  # to set the app login's password (as a SCRAM verifier)
+        assert cluster.secret is not None
+        # Explicit statements, not cluster.grant_data_api_access: with a customer-managed key CDK would
+        # also write this role into the key policy (a dependency cycle with the cluster).
+        grant_data_api(self.function, cluster, cluster.secret)
+        # To set the app login's password (as a SCRAM verifier). Explicit, not secret.grant_read: with a
+        # customer-managed key that would put this role into the key policy (a dependency cycle with the
+        # cluster); the stack grants kms:Decrypt for this one secret instead (stacks/data_protection.py).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(DATA_API_ACTIONS.secret_read), resources=[app_secret.secret_arn])
+        )
 
         provider = custom_resource_provider(
             self, "Provider", on_event=self.function, log_retention=log_retention, log_removal_policy=log_removal_policy

@@ -34,8 +34,11 @@ def test_sample_agent_stack_wires_environment_and_least_privilege():
     }
     statements = policy_statements(template)
     actions = sorted(a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))
-    assert actions == sorted([*DATA_API_ACTIONS.rds_data, *DATA_API_ACTIONS.secret_read])
+    # kms:Decrypt: for a secret under the database stack's customer-managed key (prod), via Secrets Manager only
+    assert actions == sorted(["kms:Decrypt", *DATA_API_ACTIONS.rds_data, *DATA_API_ACTIONS.secret_read])
     assert all(s["Resource"] != "*" for s in statements)
+    (decrypt,) = [s for s in statements if s["Action"] == "kms:Decrypt"]
+    assert set(decrypt["Condition"]["StringEquals"]) == {"kms:ViaService", "kms:EncryptionContext:SecretARN"}
 
 
 def test_from_exports_imports_the_database_stack_outputs():

@@ -141,8 +141,11 @@ def test_postgres_log_group_has_profile_retention(templates):
 def test_consumer_policy_grants_data_api_on_this_cluster_and_secret_only(template_json, profile):
     cluster_id = next(iter(resources(template_json[profile], "AWS::RDS::DBCluster")))
     policy = only(template_json[profile], "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]
-    assert len(policy["Statement"]) == 2
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    # prod: the app secret is under the stack's customer-managed key, decryptable via Secrets Manager only
+    assert set(by_sid) == {"DataApiOnThisCluster", "ReadTheAppSecret"} | (
+        {"DecryptTheAppSecret"} if profile == "prod" else set()
+    )
     data_api, secret = by_sid["DataApiOnThisCluster"], by_sid["ReadTheAppSecret"]
     assert data_api["Action"] == list(DATA_API_ACTIONS.rds_data)
     arn_parts = data_api["Resource"]["Fn::Join"][1]
@@ -151,6 +154,10 @@ def test_consumer_policy_grants_data_api_on_this_cluster_and_secret_only(templat
     app_secret_id = next(iter(resources(template_json[profile], "AWS::SecretsManager::Secret")))
     assert secret["Resource"] == {"Ref": app_secret_id}  # the DML-only app secret, never the master's
     assert "MasterUserSecret" not in json.dumps(policy)
+    if profile == "prod":
+        decrypt = by_sid["DecryptTheAppSecret"]
+        assert decrypt["Action"] == "kms:Decrypt"
+        assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] == {"Ref": app_secret_id}
 
 
 def test_stack_grant_method_adds_data_api_permissions():
@@ -185,3 +192,50 @@ def test_the_cluster_uses_the_projects_parameter_group_with_password_commands_re
     assert group["Properties"]["Family"] == "aurora-postgresql17"
     assert group["Properties"]["Parameters"]["rds.restrict_password_commands"] == "1"
     assert cluster_props(template)["DBClusterParameterGroupName"] == {"Ref": group_id}
+
+
+def test_cdk_singleton_role_writes_its_own_log_group_only(template_json, profile):
+    template = template_json[profile]
+    (role_id,) = [k for k in resources(template, "AWS::IAM::Role") if k.startswith("CustomVpcRestrictDefaultSG")]
+    assert "ManagedPolicyArns" not in template["Resources"][role_id]["Properties"]  # no AWSLambdaBasicExecutionRole
+    policy = template["Resources"]["RestrictDefaultSgLogsPolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": role_id}]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["RestrictDefaultSgLogsDDF1DACF", "Arn"]}
+
+
+def test_logs_keep_row_values_out(template_json, profile):
+    (group,) = resources(template_json[profile], "AWS::RDS::DBClusterParameterGroup").values()
+    parameters = group["Properties"]["Parameters"]
+    assert parameters["log_error_verbosity"] == "terse"  # no "Failing row contains (...)" DETAIL lines
+    assert parameters["log_parameter_max_length"] == parameters["log_parameter_max_length_on_error"] == "0"
+
+
+def test_prod_has_a_customer_managed_key_and_aws_backup(template_json):
+    prod = template_json["prod"]
+    keys = resources(prod, "AWS::KMS::Key")
+    data_key = next(k for k in keys if k.startswith("DataKey"))
+    assert keys[data_key]["Properties"]["EnableKeyRotation"] is True
+    uses_key = {"Fn::GetAtt": [data_key, "Arn"]}
+    assert cluster_props(prod)["MasterUserSecret"] == {"KmsKeyId": uses_key}
+    for secret in resources(prod, "AWS::SecretsManager::Secret").values():
+        assert secret["Properties"]["KmsKeyId"] == uses_key
+    for group in resources(prod, "AWS::Logs::LogGroup").values():
+        assert group["Properties"]["KmsKeyId"] == uses_key
+    vault = only(prod, "AWS::Backup::BackupVault")
+    assert vault["DeletionPolicy"] == "RetainExceptOnCreate"  # kept by a decommission, with its recovery points
+    assert vault["Properties"]["LockConfiguration"] == {"MinRetentionDays": 7}  # governance mode
+    assert vault["Properties"]["EncryptionKeyArn"]["Fn::GetAtt"][0] != data_key  # the vault has its own key
+    plan = only(prod, "AWS::Backup::BackupPlan")["Properties"]["BackupPlan"]
+    rules = {r["RuleName"]: r for r in plan["BackupPlanRule"]}
+    assert rules["DailyAndContinuous"]["EnableContinuousBackup"] is True
+    assert rules["DailyAndContinuous"]["Lifecycle"] == {"DeleteAfterDays": 35}
+    assert rules["Monthly"]["Lifecycle"] == {"DeleteAfterDays": 365}
+    selection = only(prod, "AWS::Backup::BackupSelection")["Properties"]["BackupSelection"]
+    (cluster_arn,) = selection["Resources"]
+    assert cluster_arn["Fn::Join"][1][-1] == {"Ref": next(iter(resources(prod, "AWS::RDS::DBCluster")))}
+
+
+def test_dev_keeps_aws_managed_keys_and_no_backup_plan(template_json):
+    dev = template_json["dev"]
+    assert not resources(dev, "AWS::KMS::Key") and not resources(dev, "AWS::Backup::BackupPlan")

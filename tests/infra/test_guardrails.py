@@ -36,6 +36,14 @@ ACKNOWLEDGED = {
             "CreateRollbackRelease/ProviderRole/DefaultPolicy",
             "AwsSolutions-IAM5[Resource::<CreateRollbackReleaseHandlerF5345687.Arn>:*]",
         ),
+        (
+            "Backup/Plan/Cluster/Role",
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]",
+        ),
+        (
+            "Backup/Plan/Cluster/Role",
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]",
+        ),
     },
 }
 
