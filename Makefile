@@ -13,7 +13,7 @@ CDK_ARGS := -c profile=$(PROFILE)$(if $(DECOMMISSION), -c decommission=true)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup local local-down schema test test-fast lint format synth checkov integ integ-snapshot diff deploy destroy bench
+.PHONY: help setup local local-down schema test test-fast lint format synth compliance checkov integ integ-snapshot diff deploy destroy bench
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ synth: setup  ## synthesize the stack (PROFILE=dev|prod) with cdk-nag, then cfn-
 	$(CDK) synth $(CDK_ARGS) --quiet
 	$(VENV)/bin/cfn-lint cdk.out/AlexDatabase-$(PROFILE).template.json
 	@echo "wrote cdk.out/AlexDatabase-$(PROFILE).template.json (cdk-nag AwsSolutions and cfn-lint clean)"
+
+compliance: setup  ## cdk-nag NIST 800-53 R5, HIPAA, PCI DSS 3.2.1, Serverless packs on both profiles + parliament on every IAM policy
+	@set -o pipefail; $(PY) -m stacks.compliance 2>/dev/null | grep -E '^(profile|dev|prod|  OPEN|  STALE|compliance)'
 
 .venv-checkov/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv .venv-checkov

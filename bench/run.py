@@ -32,6 +32,7 @@ PRICES = {
     "log_ingest_gb": 0.50,
     "storage_gb_month": 0.10,
     "alarm_month": 0.10,  # standard-resolution CloudWatch alarm
+    "backup_gb_month": 0.021,  # Aurora backup storage in AWS Backup (snapshot storage price); vaults are free
 }
 # Enhanced monitoring at 60 s: one ~3 KB OS-metrics record per instance-minute into RDSOSMetrics.
 ASSUMED_MONITORING_GB_PER_INSTANCE = 0.13
@@ -265,6 +266,14 @@ def estimate(template: dict) -> list[tuple[str, float]]:
     lines.append((f"{len(endpoints)} interface endpoint(s)", az_hours * PRICES["interface_endpoint_az_hour"]))
     keys = of("AWS::KMS::Key")
     lines.append((f"{len(keys)} customer-managed KMS key(s)", len(keys) * PRICES["kms_key_month"]))
+    plans = of("AWS::Backup::BackupPlan")
+    if plans:
+        # Continuous backup + 35 daily and 12 monthly snapshots of a small, slowly changing database:
+        # incremental storage, assumed about twice the database size.
+        gb = 2 * ASSUMED_STORAGE_GB
+        lines.append(
+            (f"AWS Backup recovery points (assumed {gb} GB) and a locked vault", gb * PRICES["backup_gb_month"])
+        )
     groups = of("AWS::Logs::LogGroup")
     lines.append(
         (
