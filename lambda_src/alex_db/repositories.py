@@ -7,12 +7,13 @@ table's real primary key; ids come back as `str`, row values stay typed (Decimal
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError, create_model
 
 from alex_db.schemas import (
     AccountCreate,
@@ -40,6 +41,31 @@ def as_fields(value: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
 def model_form(first: Any) -> bool:
     """True when a create_* call passes a model or dict first (our form) instead of the course's values."""
     return isinstance(first, (BaseModel, Mapping))
+
+
+KEEP = object()  # a cleared field keeps the stored value
+
+
+@functools.cache
+def partial_schema(schema: type[BaseModel]) -> type[BaseModel]:
+    """`schema` with every field optional and no default: validates just the fields an update gives,
+    with the schema's own field validators (inherited), and dumps only those (exclude_unset)."""
+    fields = {name: (Optional[field_type(field)], None) for name, field in schema.model_fields.items()}  # noqa: UP045
+    return create_model(f"{schema.__name__}Change", __base__=schema, **fields)  # type: ignore[call-overload]
+
+
+def field_type(field: Any) -> Any:
+    """A model field's type with its constraints and validators (pydantic keeps them in `metadata`)."""
+    return Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+
+
+def accepts_empty(field: Any, value: Any) -> bool:
+    """Whether the schema lets this field hold None (or "" for a str without a minimum length)."""
+    try:
+        TypeAdapter(field_type(field)).validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class Table:
@@ -91,13 +117,33 @@ class Table:
         return self.client.insert(self.table, self.validate(as_fields(data)), returning=returning or self.key)
 
     def update(self, key: Any, data: BaseModel | Mapping[str, Any]) -> int:
-        """UPDATE the row with this primary key; the result must still pass the schema. Rows changed."""
-        fields = as_fields(data)
-        current = self.find_by_id(key) if self.schema is not None else None
-        if current is None and self.schema is not None:
-            return 0
-        return self.client.update(self.table, self.validate(fields, current=current), f"{self.key} = :key",
-                                  {"key": self._key(key)})  # fmt: skip
+        """UPDATE the row with this primary key: the fields given, validated and normalised as their columns
+        would store them (the stored row is not read, nor re-validated). Rows changed (0: no such row)."""
+        change = self.validate_change(as_fields(data))
+        if not change:
+            return 0 if self.find_by_id(key) is None else 1  # nothing to write: say whether the row exists
+        return self.client.update(self.table, change, f"{self.key} = :key", {"key": self._key(key)})
+
+    # What a cleared form field (None or "") means for a column the schema does not let be empty:
+    # KEEP leaves the stored value, anything else is stored instead. docs/agents.md, "deliberate differences".
+    cleared: ClassVar[Mapping[str, Any]] = {}
+
+    def validate_change(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields of an update, each checked by the table's schema (with the validators that involve it,
+        e.g. an allocation summing to 100) and normalised; unknown columns fail later, in the client."""
+        if self.schema is None:
+            return dict(data)
+        known, partial = self.schema.model_fields, partial_schema(self.schema)
+        given = {}
+        for name, value in data.items():
+            if name in known and (value is None or value == "") and not accepts_empty(known[name], value):
+                replacement = self.cleared.get(name, KEEP)
+                if replacement is KEEP:
+                    continue
+                value = replacement
+            given[name] = value
+        checked = partial.model_validate({k: v for k, v in given.items() if k in known}).model_dump(exclude_unset=True)
+        return {k: (checked[k] if k in known else v) for k, v in given.items()}
 
     def delete(self, key: Any) -> int:
         return self.client.delete(self.table, f"{self.key} = :key", {"key": self._key(key)})
@@ -175,9 +221,16 @@ class Instruments(Table):
 
 class Accounts(Table):
     table, schema = "accounts", AccountCreate
+    # The course's edit form sends a cleared cash field as null: no cash recorded is 0. A cleared
+    # name keeps the old one (an account needs a name).
+    cleared: ClassVar[Mapping[str, Any]] = {"cash_balance": Decimal("0"), "cash_interest": Decimal("0")}
 
     def find_by_user(self, clerk_user_id: str) -> list[Row]:
-        return self.select("clerk_user_id = :id", {"id": clerk_user_id}, order_by="created_at, account_name, id")
+        return self.select(
+            "clerk_user_id = :id",
+            {"id": clerk_user_id},
+            order_by="created_at DESC, id",  # newest first, as the course's find_by_user
+        )
 
     def create_account(
         self,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 RegionType = Literal[
     "north_america", "europe", "asia", "latin_america", "africa",
@@ -24,18 +24,34 @@ SectorType = Literal[
     "treasury", "corporate", "mortgage", "government_related", "commodities", "diversified", "other",
 ]  # fmt: skip
 InstrumentType = Literal["etf", "mutual_fund", "stock", "bond", "bond_fund", "commodity", "reit"]
-# Validated here, not by a database CHECK: a new agent job type needs a code change, not a migration.
-JobType = Literal[
+# The job types the course's agents create; the vocabulary is open (0002 dropped the CHECK so that a
+# new agent job type, e.g. the course's "test_market", needs neither a migration nor a code change).
+KnownJobType = Literal[
     "portfolio_analysis", "rebalance_recommendation", "retirement_projection", "risk_assessment",
     "tax_optimization", "instrument_research",
 ]  # fmt: skip
+KNOWN_JOB_TYPES: tuple[str, ...] = KnownJobType.__args__
+JobType = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=50)]  # jobs.job_type varchar(50)
 JobStatus = Literal["pending", "running", "completed", "failed"]
 # The course's eight, plus "savings" (a cash account the guide's test data never needed but users have).
 AccountType = Literal["401k", "roth_ira", "traditional_ira", "taxable", "529", "hsa", "pension", "savings", "other"]
 
 ALLOCATION_TOLERANCE = 0.05  # percentage points: rounding in published fund data
 Percent = Annotated[float, Field(ge=0, le=100)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+
+
+def to_cents(value: Any) -> Any:
+    """Round to cents as PostgreSQL's numeric(12,2) does (half away from zero): 100.555 -> 100.56."""
+    if isinstance(value, (int, float, str, Decimal)) and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+        except InvalidOperation:
+            return value  # not a number: the field's own validation says so
+        return number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if number.is_finite() else number
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(to_cents), Field(ge=0, max_digits=12, decimal_places=2)]
 
 
 def check_allocation(name: str, allocation: dict[str, float]) -> dict[str, float]:

@@ -1,0 +1,93 @@
+"""The course's web app (backend/api/main.py in ed-donner/alex) on alex_db: each route's call sequence, replayed.
+
+Written here from the course's route code (not copied): a route is the sequence of `db` calls it
+makes; the course's `main.py` turns any exception into a 500, so "no exception" is its 200. The
+frontend's requests are replayed as its forms send them, including cleared fields.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from alex_db import Database
+
+USER = "user_web"
+
+
+@pytest.fixture
+def db(db_client) -> Database:
+    database = Database(db_client)
+    database.users.create_user(USER, "Web User")
+    return database
+
+
+def put_account(db: Database, account_id: str, form: dict) -> dict:
+    """PUT /api/accounts/{id}: find, check the owner, update what the form set, return the row."""
+    account = db.accounts.find_by_id(account_id)
+    assert account is not None and account["clerk_user_id"] == USER  # else 404 / 403
+    db.accounts.update(account_id, form)  # the form's AccountUpdate.model_dump(exclude_unset=True)
+    return db.accounts.find_by_id(account_id)
+
+
+def test_get_accounts_lists_newest_first_as_the_course(db):
+    first = db.accounts.create_account(USER, "First", "retirement")
+    second = db.accounts.create_account(USER, "Second", "college")
+    db.client.execute("UPDATE accounts SET created_at = created_at - interval '1 day' WHERE id = CAST(:id AS uuid)",
+                      {"id": first})  # fmt: skip
+    assert [a["account_name"] for a in db.accounts.find_by_user(USER)] == ["Second", "First"]
+    assert str(db.accounts.find_by_user(USER)[0]["id"]) == second
+
+
+@pytest.mark.parametrize(
+    ("form", "stored"),
+    [
+        ({"cash_balance": None}, {"cash_balance": Decimal("0.00")}),  # a cleared cash field: no cash recorded
+        ({"account_name": ""}, {"account_name": "Brokerage"}),  # a cleared name keeps the old one
+        ({"cash_balance": 100.555}, {"cash_balance": Decimal("100.56")}),  # numeric(12,2) rounds half away
+        ({"account_name": "Renamed", "account_purpose": ""}, {"account_name": "Renamed", "account_purpose": ""}),
+    ],
+    ids=["cleared-cash", "cleared-name", "cash-100.555", "rename"],
+)
+def test_form_edits_of_an_account_answer_200_and_store_what_the_column_would(db, form, stored):
+    account_id = db.accounts.create_account(USER, "Brokerage", "growth", Decimal("250.00"))
+    row = put_account(db, account_id, form)
+    assert {k: row[k] for k in stored} == stored
+
+
+def test_bad_data_is_still_refused_before_any_write(db, db_api):
+    from pydantic import ValidationError
+
+    account_id = db.accounts.create_account(USER, "Brokerage", "growth", Decimal("250.00"))
+    db_api.reset_counts()
+    for form in ({"cash_balance": -5}, {"cash_balance": "a lot"}):
+        with pytest.raises(ValidationError):
+            db.accounts.update(account_id, form)
+    assert db_api.calls["ExecuteStatement"] == 0
+    with pytest.raises(ValidationError, match="must sum to 100"):
+        db.instruments.update("SPY", {"allocation_regions": {"north_america": 50}})
+    assert db.accounts.find_by_id(account_id)["cash_balance"] == Decimal("250.00")
+
+
+def test_a_row_invalid_in_one_field_can_still_be_updated_in_another(db):
+    # The course's db.client.insert writes what it is given: an instrument with empty allocations.
+    empty = {"allocation_regions": {}, "allocation_sectors": {}, "allocation_asset_class": {}}
+    db.client.insert("instruments", {"symbol": "NEWX", "name": "New X", "instrument_type": "stock", **empty})
+    assert db.instruments.update("NEWX", {"current_price": 12.34}) == 1
+    assert db.instruments.find_by_symbol("NEWX")["current_price"] == Decimal("12.3400")
+
+
+def test_an_update_is_one_call_and_reads_nothing_first(db, db_api):
+    account_id = db.accounts.create_account(USER, "Brokerage", "growth", Decimal("250.00"))
+    db.accounts.find_by_id(account_id)  # the column types, read once per client
+    db_api.reset_counts()
+    assert db.accounts.update(account_id, {"cash_balance": 10}) == 1
+    assert db_api.calls == {"ExecuteStatement": 1}
+    assert put_account(db, account_id, {"account_name": "Again"})["account_name"] == "Again"
+    assert sum(db_api.calls.values()) == 1 + 3  # the route: find, update, find
+
+
+def test_the_courses_test_market_job_type_is_accepted(db):
+    job_id = db.jobs.create_job(USER, "test_market", {"symbols": ["SPY"]})  # planner/test_market.py
+    assert db.jobs.find_by_id(job_id)["job_type"] == "test_market"
