@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,17 +46,50 @@ READ_HISTORY = "SELECT version, name, checksum, applied_at, duration_ms FROM sch
 # A claimed version's duration until FINISH records it. A committed row still marked so means a
 # statement ended the migration's transaction halfway (COMMIT inside the file): never "applied".
 IN_PROGRESS = -1
-# First call of each migration's transaction: wait on the project's advisory lock, then claim the
-# version. The claim is a new statement with a new snapshot, so a version that a concurrent runner
-# committed while we waited conflicts and comes back empty (ON CONFLICT sees committed rows).
+# First calls of each migration's transaction: take the project's advisory lock without waiting in
+# the call (pg_try_advisory_xact_lock, polled with backoff: a runner waiting for another never holds
+# one Data API call past its 45 s limit), bound every later lock wait (lock_timeout: a migration
+# queued behind a long agent transaction must not block every agent queued behind it), then claim
+# the version. The claim is a new statement with a new snapshot, so a version that a concurrent
+# runner committed while we waited conflicts and comes back empty (ON CONFLICT sees committed rows).
 # It returns the transaction's id, which FINISH checks before the commit.
+# One call does all three (one round trip per migration, as before): `locked` false means another
+# runner holds the lock (nothing else happened); `txid` null means the version is applied already.
+# ON CONFLICT sees rows committed after this statement's snapshot, so a version another runner
+# committed just before we got the lock conflicts.
 CLAIM = f"""
-WITH lock AS (SELECT pg_advisory_xact_lock(:lock_key))
-INSERT INTO schema_migrations (version, name, checksum, duration_ms)
-SELECT :version, :name, :checksum, {IN_PROGRESS} FROM lock
-ON CONFLICT (version) DO NOTHING
-RETURNING version, txid_current()::text AS txid
+WITH lock AS (SELECT pg_try_advisory_xact_lock(:lock_key) AS locked),
+timeout AS (SELECT set_config('lock_timeout', :timeout, true) AS lock_timeout FROM lock WHERE locked),
+claim AS (
+    INSERT INTO schema_migrations (version, name, checksum, duration_ms)
+    SELECT :version, :name, :checksum, {IN_PROGRESS} FROM timeout
+    ON CONFLICT (version) DO NOTHING
+    RETURNING version, txid_current()::text AS txid
+)
+SELECT lock.locked, claim.txid FROM lock LEFT JOIN claim ON true
 """.strip()
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
+# The sessions most likely to hold the lock a statement waited for: the oldest open transactions.
+LOCK_HOLDERS = r"""
+SELECT pid, usename AS login, state, (extract(epoch FROM clock_timestamp() - xact_start))::int AS seconds,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 80) AS query
+FROM pg_stat_activity
+WHERE pid <> pg_backend_pid() AND xact_start IS NOT NULL AND datname = current_database()
+ORDER BY xact_start LIMIT 3
+""".strip()
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    """How long a migration may wait for a table lock, how often it retries, how long for another runner."""
+
+    lock_timeout_seconds: float = 5.0
+    attempts: int = 5
+    runner_wait_seconds: float = 240.0  # the init Lambda has 5 minutes
+    first_delay: float = 0.5
+    max_delay: float = 10.0
+
+
 APPLIED_CHECKSUM = "SELECT checksum FROM schema_migrations WHERE version = :version"
 # Last call before commit: now() is the transaction's start, so the database measures the duration.
 # It matches only in the transaction that claimed the version: if a statement ended that transaction
@@ -100,39 +134,107 @@ class AppliedResult:
     skipped: bool = False  # another runner applied it while this one waited for the lock
 
 
+class LockTimeout(Exception):
+    """A statement of a migration waited longer than lock_timeout; the transaction rolled back."""
+
+    def __init__(self, index: int, error: DataApiError) -> None:
+        super().__init__(error.message)
+        self.index, self.error = index, error
+
+
 def apply(
     client: DataApiClient,
     migrations: Sequence[Migration],
     *,
     progress: Callable[[str], None] = print,
+    locks: LockPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[AppliedResult]:
     """Apply each migration in its own transaction under the project's advisory lock."""
+    locks = locks or LockPolicy()
     results = []
     for migration in migrations:
-        key = {"version": migration.version}
-        with client.transaction() as tx:
-            claimed = tx.query_one(CLAIM, {"lock_key": LOCK_KEY, **key, "name": migration.name,
-                                           "checksum": migration.checksum})  # fmt: skip
-            if claimed is None:  # a concurrent runner applied it while we waited for the lock
-                other = (tx.query_one(APPLIED_CHECKSUM, key) or {}).get("checksum", "").strip()
-                if other != migration.checksum:
-                    raise ChecksumMismatch(migration.version, migration.filename, other, migration.checksum)
-                result = AppliedResult(migration.version, migration.name, 0, 0, skipped=True)
-            else:
-                for index, statement in enumerate(migration.statements):
-                    try:
-                        tx.execute(statement)
-                    except DataApiError as exc:
-                        raise MigrationFailed(migration, index, exc) from exc
-                finished = tx.query_one(FINISH, {**key, "txid": claimed["txid"]})
-                if finished is None:
-                    raise TransactionEscaped(migration)
-                result = AppliedResult(
-                    migration.version, migration.name, len(migration.statements), finished["duration_ms"]
+        delay = locks.first_delay
+        for attempt in range(1, locks.attempts + 1):
+            try:
+                result = _apply_one(client, migration, locks, progress=progress, sleep=sleep, clock=clock)
+                break
+            except LockTimeout as timeout:
+                statement = " ".join(migration.statements[timeout.index].split())[:80]
+                holders = (
+                    "; ".join(
+                        f"pid {h['pid']} ({h['login']}, {h['state']}, open {h['seconds']} s: {h['query']})"
+                        for h in client.query(LOCK_HOLDERS)
+                    )
+                    or "none now"
                 )
+                if attempt == locks.attempts:
+                    raise MigrationFailed(migration, timeout.index, timeout.error) from None
+                progress(f"  {migration.version:04d} {migration.name}: statement {timeout.index + 1} ({statement}) "
+                         f"waited {locks.lock_timeout_seconds:g} s for a lock (lock_timeout) and was rolled back; "
+                         f"open transactions: {holders}; retrying in {delay:g} s "
+                         f"(attempt {attempt + 1}/{locks.attempts})")  # fmt: skip
+                sleep(delay)
+                delay = min(delay * 2, locks.max_delay)
         progress(_progress_line(result))
         results.append(result)
     return results
+
+
+def _apply_one(
+    client: DataApiClient,
+    migration: Migration,
+    locks: LockPolicy,
+    *,
+    progress: Callable[[str], None],
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> AppliedResult:
+    key = {"version": migration.version}
+    claim = {**key, "lock_key": LOCK_KEY, "name": migration.name, "checksum": migration.checksum,
+             "timeout": f"{int(locks.lock_timeout_seconds * 1000)}ms"}  # fmt: skip
+    with client.transaction() as tx:
+        claimed = _claim(tx, claim, locks, progress=progress, sleep=sleep, clock=clock)
+        if claimed["txid"] is None:  # a concurrent runner applied it while we waited for the lock
+            other = (tx.query_one(APPLIED_CHECKSUM, key) or {}).get("checksum", "").strip()
+            if other != migration.checksum:
+                raise ChecksumMismatch(migration.version, migration.filename, other, migration.checksum)
+            return AppliedResult(migration.version, migration.name, 0, 0, skipped=True)
+        for index, statement in enumerate(migration.statements):
+            try:
+                tx.execute(statement)
+            except DataApiError as exc:
+                if LOCK_NOT_AVAILABLE in exc.message:
+                    raise LockTimeout(index, exc) from exc
+                raise MigrationFailed(migration, index, exc) from exc
+        finished = tx.query_one(FINISH, {**key, "txid": claimed["txid"]})
+        if finished is None:
+            raise TransactionEscaped(migration)
+        return AppliedResult(migration.version, migration.name, len(migration.statements), finished["duration_ms"])
+
+
+def _claim(
+    tx: object, claim: dict, locks: LockPolicy, *, progress: Callable[[str], None], sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> dict:  # fmt: skip
+    """The project's advisory lock, polled: each call returns at once, whatever the other runner does."""
+    started, delay, said = clock(), locks.first_delay, False
+    while not (claimed := tx.query_one(CLAIM, claim))["locked"]:  # type: ignore[attr-defined]
+        waited = clock() - started
+        if waited >= locks.runner_wait_seconds:
+            raise DataApiError(
+                "MigrationLockBusy",
+                f"another run has held the migration lock for {waited:.0f} s (more than "
+                f"{locks.runner_wait_seconds:g} s): deploy again when it has finished",
+                operation="apply",
+            )
+        if not said or (waited >= 30 and int(waited) % 30 < delay):
+            progress(f"  another run holds the migration lock; waiting (waited {waited:.0f} s so far)")
+            said = True
+        sleep(delay)
+        delay = min(delay * 2, locks.max_delay)
+    return claimed
 
 
 def _progress_line(result: AppliedResult) -> str:
