@@ -46,6 +46,7 @@ NAME_PROPERTIES = {
     "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
     "AWS::Lambda::Function": "FunctionName",
     "AWS::SecretsManager::Secret": "Name",
+    "AWS::Backup::BackupVault": "BackupVaultName",
 }
 # Create-only properties (a change replaces the resource), from the CloudFormation resource schemas.
 CREATE_ONLY = {

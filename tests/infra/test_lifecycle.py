@@ -9,20 +9,8 @@ import aws_cdk as cdk
 import pytest
 
 from tests.infra.conftest import ROOT, cdk_context, synth_stack
+from tests.infra.lifecycle_model import NAME_PROPERTIES
 from tests.infra.test_database_stack import only, resources
-
-# Properties that give a resource a fixed physical name (a second create with the same name fails).
-NAME_PROPERTIES = {
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::RDS::DBCluster": "DBClusterIdentifier",
-    "AWS::RDS::DBInstance": "DBInstanceIdentifier",
-    "AWS::SSM::Parameter": "Name",
-    "AWS::SNS::Topic": "TopicName",
-    "AWS::IAM::Role": "RoleName",
-    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::SecretsManager::Secret": "Name",
-}
 
 
 # Every fixed-name resource, per profile: (type, name) -> (DeletionPolicy, UpdateReplacePolicy).

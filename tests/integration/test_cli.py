@@ -200,6 +200,17 @@ def test_verify_sees_row_security_disabled_triggers_and_unlogged_tables(local_di
     assert alex_db("verify", "--local", "--dir", str(local_dir)).returncode == 0
 
 
+def test_verify_reports_app_role_settings_and_the_next_init_clears_them(local_dir):
+    with psycopg.connect(local_dsn(local_dir), autocommit=True) as conn:
+        conn.execute("ALTER ROLE alex_app_1 SET search_path = nowhere")  # what an agent may do to itself
+    result = alex_db("verify", "--local", "--dir", str(local_dir))
+    assert result.returncode == 1
+    assert ("  DRIFT  role alex_app_1 carries settings for every later session: search_path=nowhere "
+            "(init or rotation clears them)") in result.stdout.splitlines()  # fmt: skip
+    assert alex_db("local", "up", "--dir", str(local_dir)).returncode == 0  # the init
+    assert alex_db("verify", "--local", "--dir", str(local_dir)).returncode == 0
+
+
 def test_test_connection(local_dir):
     result = alex_db("test-connection", "--local", "--dir", str(local_dir))
     assert result.returncode == 0
