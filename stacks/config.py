@@ -53,6 +53,9 @@ class DatabaseProfile(BaseModel):
     decommission: bool = False
     # A customer-managed KMS key for the secrets and log groups (stacks/data_protection.py), and
     # AWS Backup (stacks/backup.py) with an optional copy to a vault in another region or account.
+    # lock_timeout of every migration statement: a migration queued behind a long agent transaction
+    # gives up (and is retried) instead of blocking every agent queued behind it.
+    migration_lock_timeout_seconds: float = Field(default=5, gt=0, le=60)
     customer_managed_key: bool = False
     aws_backup: bool = False
     backup_copy_vault_arn: str | None = Field(

@@ -131,6 +131,7 @@ class DatabaseStack(Stack):
             log_removal_policy=simple_removal,
             app_secret=self.app_credentials.secret,
             app_role=profile.app_role,
+            lock_timeout_seconds=profile.migration_lock_timeout_seconds,
         )
         schedule = self.app_credentials.add_rotation(
             cluster=self.cluster,

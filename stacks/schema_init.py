@@ -47,6 +47,7 @@ class SchemaInit(Construct):
         log_removal_policy: RemovalPolicy,
         app_secret: secretsmanager.ISecret,
         app_role: str,
+        lock_timeout_seconds: float = 5,
     ) -> None:
         super().__init__(scope, id)
         # Raises MigrationFileError (file:line) or SeedError (symbol, field): synth fails right here.
@@ -109,6 +110,8 @@ class SchemaInit(Construct):
                 # The agents' role; its password is read from the secret by the function, never passed.
                 "AppRole": app_role,
                 "AppSecretArn": app_secret.secret_arn,
+                # A string: CloudFormation passes custom resource properties as strings anyway.
+                "LockTimeoutSeconds": f"{lock_timeout_seconds:g}",
             },
         )
         # The Data API answers only once an instance runs: depend on the writer, not just the cluster.

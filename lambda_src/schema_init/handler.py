@@ -10,6 +10,7 @@ from typing import Any
 from alex_db.client import AFTER_CREATE_CODES, DataApiClient, RetryPolicy
 from alex_db.connection import boto3_rds_data_client
 from alex_db.deploy.app_role import parse_secret
+from alex_db.deploy.apply import LockPolicy
 from alex_db.deploy.manifest import MANIFEST_FILE, load_manifest
 from alex_db.deploy.runner import AppRole, initialize_for_request
 
@@ -32,6 +33,12 @@ def app_role(props: dict[str, Any], secrets_client: Any = None) -> AppRole | Non
         secrets_client = boto3.client("secretsmanager")
     value = secrets_client.get_secret_value(SecretId=props["AppSecretArn"], VersionStage="AWSCURRENT")
     return AppRole(props["AppRole"], parse_secret(value["SecretString"]))
+
+
+def lock_policy(props: dict[str, Any]) -> LockPolicy:
+    """The profile's lock_timeout for migration statements (property LockTimeoutSeconds; default 5 s)."""
+    seconds = props.get("LockTimeoutSeconds")
+    return LockPolicy(lock_timeout_seconds=float(seconds)) if seconds not in (None, "") else LockPolicy()
 
 
 def retry_policy() -> RetryPolicy:
@@ -65,6 +72,7 @@ def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClien
         requested_migrations=props.get("Migrations") or (),
         app_role=app_role(props, secrets_client),
         progress=log.info,
+        locks=lock_policy(props),
     )
     applied = ",".join(summary.migrations_applied) or "none"
     return {

@@ -187,3 +187,20 @@ def test_transaction_control_in_a_migration_fails_synth_naming_file_and_line(tmp
     assert "0003_half.sql:2: COMMIT: transaction control would end the migration's own transaction" in result.stderr
     assert "0003_half.sql:3: CONCURRENTLY: PostgreSQL refuses it inside a transaction block" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_migration_lock_timeout_is_a_profile_setting(template_json, profile, tmp_path):
+    from tests.infra.conftest import cdk_context, synth_stack
+
+    _, resource = schema_init(template_json[profile])
+    assert resource["Properties"]["LockTimeoutSeconds"] == "5"  # the default in both profiles
+    profiles = cdk_context()["alex:profiles"]
+    slower = {**profiles, "dev": {**profiles["dev"], "migration_lock_timeout_seconds": 2.5}}
+    stack = synth_stack("dev", outdir=str(tmp_path), **{"alex:profiles": slower})
+    from aws_cdk.assertions import Template
+
+    (props,) = [
+        r["Properties"] for r in Template.from_stack(stack).to_json()["Resources"].values()
+        if r["Type"] == "Custom::AlexSchemaInit"
+    ]  # fmt: skip
+    assert props["LockTimeoutSeconds"] == "2.5"

@@ -112,3 +112,33 @@ def test_a_second_runner_waits_past_the_call_limit_without_a_long_call_then_skip
     assert result.skipped
     assert any("another run holds the migration lock; waiting" in line for line in lines), lines
     assert engine.calls["ExecuteStatement"] >= 3  # polled, never one blocking call
+
+
+def test_the_init_handler_uses_the_profiles_lock_timeout(engine, database, pg_server, manifest, tmp_path):
+    from alex_db.authoring.manifest_builder import build_manifest
+    from schema_init.handler import lock_policy, on_event
+    from tests.conftest import SEED_DIR
+    from tests.integration.test_schema_init import cfn_event, copy_migrations
+
+    assert lock_policy({"LockTimeoutSeconds": "0.2"}).lock_timeout_seconds == 0.2
+    assert lock_policy({}).lock_timeout_seconds == 5  # a template from before the setting
+    client = make_client(engine, database)
+    on_event(cfn_event("Create", manifest, database=database), None, client=client, manifest=manifest)
+    newer = build_manifest(copy_migrations(tmp_path, {"0003_total.sql": "ALTER TABLE jobs ADD COLUMN total int;\n"}),
+                           SEED_DIR)  # fmt: skip
+    event = cfn_event("Update", newer, database=database)
+    event["ResourceProperties"]["LockTimeoutSeconds"] = "0.2"
+    agent = holding(pg_server.dsn(database), "SELECT * FROM jobs", seconds=1.0)
+    lines: list[str] = []
+    import logging
+
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("alex_db").addHandler(handler)
+    try:
+        response = on_event(event, None, client=client, manifest=newer)
+    finally:
+        logging.getLogger("alex_db").removeHandler(handler)
+        agent.join()
+    assert response["Data"]["MigrationsApplied"] == "0003_total"
+    assert any("waited 0.2 s for a lock (lock_timeout)" in line for line in lines), lines

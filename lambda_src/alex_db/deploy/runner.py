@@ -9,7 +9,7 @@ from typing import Any
 
 from alex_db.client import DataApiClient
 from alex_db.deploy.app_role import ensure_app_role
-from alex_db.deploy.apply import apply, read_applied
+from alex_db.deploy.apply import LockPolicy, apply, read_applied
 from alex_db.deploy.manifest import migration_labels, migrations_of
 from alex_db.deploy.plan import plan
 from alex_db.deploy.seed import upsert_instruments
@@ -47,6 +47,7 @@ def initialize(
     *,
     app_role: AppRole | None = None,
     progress: Callable[[str], None] = print,
+    locks: LockPolicy | None = None,
 ) -> InitSummary:
     """Bring the database up to the manifest: the app role, pending migrations, then the seed upserts."""
     migrations = migrations_of(manifest)
@@ -72,7 +73,7 @@ def initialize(
         before = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         progress(f"restore point: the database as it was before this run is recoverable to {before} (UTC)")
         progress(f"applying {len(current.pending)} migration(s):")
-    results = apply(client, current.pending, progress=progress)
+    results = apply(client, current.pending, progress=progress, locks=locks)
     seeded = upsert_instruments(client, manifest["seed"]["instruments"])
     summary = InitSummary(
         schema_version=max([m.version for m in migrations] + [a.version for a in applied], default=0),
@@ -95,6 +96,7 @@ def initialize_for_request(
     requested_migrations: Sequence[str] = (),
     app_role: AppRole | None = None,
     progress: Callable[[str], None] = print,
+    locks: LockPolicy | None = None,
 ) -> InitSummary:
     """initialize() for a CloudFormation request, which may name an older manifest than the bundled one.
 
@@ -103,7 +105,7 @@ def initialize_for_request(
     has every migration the old manifest lists.
     """
     if requested_hash in (None, manifest["manifest_hash"]):
-        return initialize(client, manifest, app_role=app_role, progress=progress)
+        return initialize(client, manifest, app_role=app_role, progress=progress, locks=locks)
     bundled = migration_labels(manifest)
     requested = list(requested_migrations)
     if requested == bundled[: len(requested)]:
