@@ -5,9 +5,9 @@ RDS refuses to delete a cluster with deletion protection, CloudFormation's rollb
 `DeletionProtection: true` from its first minute - the template stays the truth, no drift - and this
 custom resource, created right after it, switches protection off only while the stack rolls back its
 first create (lambda_src/protection_release). For that to cover every failure, nothing may be in
-flight while the cluster exists and the release does not: `order_around` makes the cluster wait for
+flight while the cluster exists and the release does not: `attach` makes the cluster wait for
 everything it does not need to (VPC helpers, this resource's function) and everything else wait for
-the release (`attach`). Cost: one small Lambda and its provider, and the non-network resources start only once
+the release. Cost: one small Lambda and its provider, and the non-network resources start only once
 the cluster is available (a minute or two longer first deploy).
 """
 

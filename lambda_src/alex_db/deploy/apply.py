@@ -46,17 +46,14 @@ READ_HISTORY = "SELECT version, name, checksum, applied_at, duration_ms FROM sch
 # A claimed version's duration until FINISH records it. A committed row still marked so means a
 # statement ended the migration's transaction halfway (COMMIT inside the file): never "applied".
 IN_PROGRESS = -1
-# First calls of each migration's transaction: take the project's advisory lock without waiting in
-# the call (pg_try_advisory_xact_lock, polled with backoff: a runner waiting for another never holds
-# one Data API call past its 45 s limit), bound every later lock wait (lock_timeout: a migration
-# queued behind a long agent transaction must not block every agent queued behind it), then claim
-# the version. The claim is a new statement with a new snapshot, so a version that a concurrent
-# runner committed while we waited conflicts and comes back empty (ON CONFLICT sees committed rows).
-# It returns the transaction's id, which FINISH checks before the commit.
-# One call does all three (one round trip per migration, as before): `locked` false means another
-# runner holds the lock (nothing else happened); `txid` null means the version is applied already.
-# ON CONFLICT sees rows committed after this statement's snapshot, so a version another runner
-# committed just before we got the lock conflicts.
+# First call of each migration's transaction, doing three things in one round trip: take the
+# project's advisory lock without waiting in the call (pg_try_advisory_xact_lock, polled with
+# backoff: a runner waiting for another never holds one Data API call past its 45 s limit); bound
+# every later lock wait (lock_timeout: a migration queued behind a long agent transaction must not
+# block every agent queued behind it); claim the version. `locked` false: another runner holds the
+# lock and nothing else happened. `txid` null: the version is applied already - ON CONFLICT sees
+# rows committed after this statement's snapshot, so a version another runner committed just
+# before we got the lock conflicts. The txid is what FINISH checks before the commit.
 CLAIM = f"""
 WITH lock AS (SELECT pg_try_advisory_xact_lock(:lock_key) AS locked),
 timeout AS (SELECT set_config('lock_timeout', :timeout, true) AS lock_timeout FROM lock WHERE locked),
@@ -161,6 +158,8 @@ def apply(
                 result = _apply_one(client, migration, locks, progress=progress, sleep=sleep, clock=clock)
                 break
             except LockTimeout as timeout:
+                if attempt == locks.attempts:
+                    raise MigrationFailed(migration, timeout.index, timeout.error) from None
                 statement = " ".join(migration.statements[timeout.index].split())[:80]
                 holders = (
                     "; ".join(
@@ -169,8 +168,6 @@ def apply(
                     )
                     or "none now"
                 )
-                if attempt == locks.attempts:
-                    raise MigrationFailed(migration, timeout.index, timeout.error) from None
                 progress(f"  {migration.version:04d} {migration.name}: statement {timeout.index + 1} ({statement}) "
                          f"waited {locks.lock_timeout_seconds:g} s for a lock (lock_timeout) and was rolled back; "
                          f"open transactions: {holders}; retrying in {delay:g} s "
