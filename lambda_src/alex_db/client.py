@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from alex_db.codec import decode_records, to_parameters
+from alex_db.column_catalog import ColumnCatalog
 from alex_db.connection import (
     ENV_CLUSTER_ARN,
     ENV_DATABASE,
@@ -123,9 +124,7 @@ class DataApiClient(TableWrites):
         self.api, self.resource_arn, self.secret_arn, self.database = api, resource_arn, secret_arn, database
         self.retry = retry or RetryPolicy()
         self._sleep, self._clock = sleep, clock
-        self._column_cache: dict[str, dict[str, str]] = {}
-        self._unbounded_cache: dict[str, list[str]] = {}
-        self._bounded_bytes_cache: dict[str, int] = {}
+        self._catalog = ColumnCatalog(self.query)
 
     # -- construction
 
@@ -292,8 +291,7 @@ class Transaction(TableWrites):
     def __init__(self, client: DataApiClient, transaction_id: str) -> None:
         self.client, self.id = client, transaction_id
         self._lock = threading.Lock()
-        self._column_cache, self._unbounded_cache = client._column_cache, client._unbounded_cache
-        self._bounded_bytes_cache = client._bounded_bytes_cache
+        self._catalog = client._catalog.reading_with(self.query)  # sees tables this transaction created
 
     def execute(self, sql: str, params: Params = None) -> Result:
         with self._lock:

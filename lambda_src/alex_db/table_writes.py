@@ -1,7 +1,8 @@
-"""Generic table writes (insert/update/delete by dict) for clients and transactions; names checked in the catalog.
+"""Generic table writes (insert/update/delete by dict) for clients and transactions; names checked against the schema.
 
 Column and table names come from callers (agents pass dicts), so they are never interpolated
-unchecked: each must be an existing column of an existing table, read from the catalog. Values are
+unchecked: each must be an existing column of an existing table (alex_db.column_catalog: the
+schema shipped with the package, the live catalog for anything it does not know). Values are
 always parameters; a string sent to a uuid/numeric/date/timestamp/json column is converted to the
 type the column needs (the course's client cast them in SQL instead).
 """
@@ -11,41 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from alex_db.codec import Json
+from alex_db.column_catalog import ColumnCatalog
 from alex_db.errors import UnknownColumnError
-
-COLUMNS_SQL = """
-SELECT column_name, udt_name, character_maximum_length, numeric_precision FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = :table
-ORDER BY ordinal_position
-"""
-FIELD_ENVELOPE_BYTES = 24  # {"stringValue": ""} around a value, and the comma
-# Worst-case characters of one value of a bounded type in a Data API response.
-FIXED_WIDTH_CHARS = {
-    "uuid": 36, "int2": 6, "int4": 11, "int8": 20, "float4": 16, "float8": 24, "bool": 5,
-    "date": 13, "time": 18, "timetz": 24, "timestamp": 32, "timestamptz": 32, "interval": 64,
-}  # fmt: skip
-UNKNOWN_TYPE_CHARS = 1024  # enums, domains over bounded types, ranges: generous, never an average
-BYTES_PER_CHAR = 6  # a JSON string escapes a control character as \u00XX; UTF-8 takes at most 4
-
-
-def worst_case_bytes(udt_name: str, max_length: int | None, precision: int | None) -> int:
-    """The most bytes one bounded value can take in a response (the declared size, never an average)."""
-    if max_length is not None:
-        chars = max_length
-    elif udt_name == "numeric":
-        chars = (precision or 1000) + 2  # sign and point; unconstrained numeric: 1000 digits assumed
-    else:
-        chars = FIXED_WIDTH_CHARS.get(udt_name, UNKNOWN_TYPE_CHARS)
-    return chars * BYTES_PER_CHAR + FIELD_ENVELOPE_BYTES
-
-
-# Types whose values have no size bound: a caller can make them outgrow a Data API row.
-UNBOUNDED_TYPES = frozenset({"text", "json", "jsonb", "xml", "bytea", "varchar", "bpchar"})
 
 
 def quote_identifier(name: str) -> str:
@@ -130,43 +103,27 @@ def delete_sql(table: str, columns: Mapping[str, str], where: str) -> str:
 class TableWrites:
     """insert/update/delete helpers for any object with `execute` and `query` (client or transaction)."""
 
-    _column_cache: dict[str, dict[str, str]]
-    _unbounded_cache: dict[str, list[str]]
-    _bounded_bytes_cache: dict[str, int]
+    _catalog: ColumnCatalog
 
-    def table_columns(self, table: str) -> dict[str, str]:
-        """Column name -> PostgreSQL type name (udt_name) of `table`, read from the catalog once per client."""
-        cache = self._column_cache
-        if table not in cache:
-            rows = self.query(COLUMNS_SQL, {"table": table})  # type: ignore[attr-defined]
-            if not rows:  # not cached: the table may be created later (e.g. by a migration)
-                return {}
-            cache[table] = {r["column_name"]: r["udt_name"] for r in rows}
-            self._unbounded_cache[table] = [
-                r["column_name"]
-                for r in rows
-                if r["udt_name"] in UNBOUNDED_TYPES and r["character_maximum_length"] is None
-            ]
-            self._bounded_bytes_cache[table] = sum(
-                worst_case_bytes(r["udt_name"], r["character_maximum_length"], r["numeric_precision"])
-                for r in rows
-                if r["column_name"] not in self._unbounded_cache[table]
-            )
-        return cache[table]
+    def table_columns(self, table: str, names: Iterable[str] = ()) -> dict[str, str]:
+        """Column name -> PostgreSQL type name (udt_name) of `table`; {} if the table does not exist."""
+        shape = self._catalog.shape(table, names)
+        return shape.udt_names if shape else {}
 
     def bounded_row_bytes(self, table: str) -> int:
         """The most bytes the bounded columns of one row of `table` can take in a response."""
-        self.table_columns(table)
-        return self._bounded_bytes_cache.get(table, 0)
+        shape = self._catalog.shape(table)
+        return shape.bounded_bytes if shape else 0
 
     def unbounded_columns(self, table: str) -> list[str]:
         """The columns of `table` whose values have no size bound (text, jsonb, bytea, varchar without n, ...)."""
-        self.table_columns(table)
-        return list(self._unbounded_cache.get(table, []))
+        shape = self._catalog.shape(table)
+        return shape.unbounded if shape else []
 
     def insert(self, table: str, data: Mapping[str, Any], returning: str | None = None) -> Any:
         """INSERT one row; the `returning` column's value (UUIDs as str, as the course's client returned them)."""
-        sql, params = insert_sql(table, self.table_columns(table), data, returning)
+        names = [*data, *([returning] if returning else [])]
+        sql, params = insert_sql(table, self.table_columns(table, names), data, returning)
         rows = self.execute(sql, params).rows  # type: ignore[attr-defined]
         if returning is None or not rows:
             return None
@@ -177,7 +134,7 @@ class TableWrites:
         self, table: str, data: Mapping[str, Any], where: str, where_params: Mapping[str, Any] | None = None
     ) -> int:
         """UPDATE the rows matching `where` (SQL with :named parameters from `where_params`); rows changed."""
-        sql, params = update_sql(table, self.table_columns(table), data, where, where_params)
+        sql, params = update_sql(table, self.table_columns(table, data), data, where, where_params)
         return self.execute(sql, params).rowcount  # type: ignore[attr-defined]
 
     def delete(self, table: str, where: str, where_params: Mapping[str, Any] | None = None) -> int:

@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from alex_db.column_catalog import FIELD_ENVELOPE_BYTES
 from alex_db.errors import DataApiError
 from alex_db.limits import MAX_RESPONSE_BYTES, MAX_ROW_BYTES
 from alex_db.table_writes import quote_identifier
@@ -83,7 +84,7 @@ def select_rows(
     page = page_rows(bounded_bytes, len(unbounded))
     if limit is not None:
         page = min(page, limit)
-    sql = _select_sql(table, columns, unbounded, inline_limit(bounded_bytes, len(unbounded), page), where, order_by)
+    sql = _select_sql(table, columns, unbounded, bounded_bytes, page, where, order_by)
     params = dict(params or {})
     # One more row than a page tells whether the first call saw everything.
     first = db.query(sql, {**params, "__limit": page if limit is not None else page + 1, "__offset": offset})
@@ -107,24 +108,62 @@ def select_rows(
 
 
 def _select_sql(
-    table: str, columns: Mapping[str, str], unbounded: list[str], inline: int, where: str, order_by: str
+    table: str,
+    columns: Mapping[str, str],
+    unbounded: list[str],
+    bounded_bytes: int,
+    page: int,
+    where: str,
+    order_by: str,
 ) -> str:
+    """The first query: every row of the page, each unbounded value inline where it fits, else its size and md5.
+
+    A row whose unbounded values together fit one Data API row comes back whole, as long as the rows
+    before it (at their real sizes) and the rows after it (at their worst case below) still fit one
+    response: so a list of jobs with 3 KB reports is one call. Any other value comes back inline
+    only when it is within the static per-value share (`inline_limit`), else as size and md5 for
+    `_fill_large_values`. Sizes are measured in SQL (window functions over the page), never guessed.
+    """
+    quoted_table = quote_identifier(table)
+    if not unbounded:
+        return (
+            f"SELECT {', '.join(map(quote_identifier, columns))} FROM {quoted_table} WHERE {where} "
+            f"ORDER BY {order_by} LIMIT :__limit OFFSET :__offset"
+        )
+    fetched = page + 1  # a call reads one row more than a page, to see whether the page was the last
+    inline = inline_limit(bounded_bytes, len(unbounded), fetched)
+    per_row = min(ROW_BUDGET, RESPONSE_BUDGET // fetched)  # the most a row not sent whole weighs
+    fixed = bounded_bytes + len(unbounded) * (SIZE_FIELDS_BYTES + FIELD_ENVELOPE_BYTES)
+    row_spare = ROW_BUDGET - fixed
+    wire_total = " + ".join(f"coalesce({_wire_expression(n, columns[n])}, 0)" for n in unbounded)
+    # A row's weight counted towards the response: its real size if it may be sent whole, else the
+    # most its inline share can add. Counted for every earlier row whether or not it was sent whole,
+    # so the sum only overestimates.
+    weight = f'{fixed} + CASE WHEN q."__wire" <= {row_spare} THEN q."__wire" ELSE {len(unbounded) * inline} END'
+    whole = (
+        f'q."__wire" <= {row_spare} AND sum({weight}) OVER (ORDER BY q."__n") '
+        f'+ (count(*) OVER () - row_number() OVER (ORDER BY q."__n")) * {per_row} <= {RESPONSE_BUDGET}'
+    )
     selected = []
-    for name, udt_name in columns.items():
+    for name in columns:
         quoted = quote_identifier(name)
         if name not in unbounded:
             selected.append(quoted)
             continue
         index = unbounded.index(name)
-        wire, data = _wire_expression(name, udt_name), _bytes_expression(name, udt_name)
+        wire, data = _wire_expression(name, columns[name]), _bytes_expression(name, columns[name])
+        sent = f'(p."__whole" OR {wire} <= {inline})'
         selected += [
-            f"CASE WHEN {wire} <= {inline} THEN {quoted} END AS {quoted}",
-            f'CASE WHEN {wire} > {inline} THEN octet_length({data}) END AS "__size_{index}"',
-            f'CASE WHEN {wire} > {inline} THEN md5({data}) END AS "__md5_{index}"',
+            f"CASE WHEN {sent} THEN {quoted} END AS {quoted}",
+            f'CASE WHEN NOT {sent} THEN octet_length({data}) END AS "__size_{index}"',
+            f'CASE WHEN NOT {sent} THEN md5({data}) END AS "__md5_{index}"',
         ]
+    page_sql = (
+        f'SELECT {quoted_table}.*, {wire_total} AS "__wire", row_number() OVER (ORDER BY {order_by}) AS "__n" '
+        f"FROM {quoted_table} WHERE {where} ORDER BY {order_by} LIMIT :__limit OFFSET :__offset"
+    )
     return (
-        f"SELECT {', '.join(selected)} FROM {quote_identifier(table)} WHERE {where} "
-        f"ORDER BY {order_by} LIMIT :__limit OFFSET :__offset"
+        f'SELECT {", ".join(selected)} FROM (SELECT q.*, {whole} AS "__whole" FROM ({page_sql}) q) p ORDER BY p."__n"'
     )
 
 

@@ -227,11 +227,15 @@ def cmd_reset(args: argparse.Namespace, target: Target) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, target: Target) -> int:
-    from alex_db.devtools.verify import role_setting_drift, schema_drift, seed_checks
+    from alex_db.devtools.verify import role_setting_drift, schema_drift, seed_checks, shipped_schema_drift
 
     snapshot = load_snapshot_from(args)
     symbols = [i["symbol"] for i in load_manifest_from(args)["seed"]["instruments"]]
-    drifts = schema_drift(target.client, snapshot) + role_setting_drift(target.client, args.app_role)
+    drifts = (
+        schema_drift(target.client, snapshot)
+        + shipped_schema_drift(snapshot)
+        + role_setting_drift(target.client, args.app_role)
+    )
     for drift in drifts:
         print(f"  {'DRIFT' if drift.severity == 'error' else 'WARN '}  {drift.message}")
     errors = [d for d in drifts if d.severity == "error"]
@@ -246,7 +250,7 @@ def cmd_verify(args: argparse.Namespace, target: Target) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from alex_db.authoring.erd import mermaid, with_readme_erd
-    from alex_db.authoring.schema_snapshot import render, snapshot_path
+    from alex_db.authoring.schema_snapshot import SHIPPED_SCHEMA_MODULE, render, render_shipped_schema, snapshot_path
 
     if args.write:
         snapshot = scratch_snapshot(args)
@@ -257,6 +261,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
         if readme.exists():
             readme.write_text(with_readme_erd(readme.read_text(encoding="utf-8"), mermaid(snapshot)), encoding="utf-8")
             print(f"updated the ERD in {readme}")
+        shipped = path.parent.parent / SHIPPED_SCHEMA_MODULE  # the column types agents' clients use
+        if shipped.parent.is_dir():
+            shipped.write_text(render_shipped_schema(snapshot), encoding="utf-8")
+            print(f"wrote {shipped}")
         return EXIT_OK
     snapshot = load_snapshot_from(args)
     print(mermaid(snapshot) if args.mermaid else render(snapshot), end="")

@@ -107,6 +107,7 @@ class LocalDataApi:
         self.default_database = psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "postgres"
         self.calls: collections.Counter[str] = collections.Counter()
         self.rows_sent: collections.Counter[str] = collections.Counter()
+        self.statements: list[str] = []  # the SQL of every ExecuteStatement/BatchExecuteStatement call, in order
         self._pool_size = pool_size
         self._pools: dict[tuple[str, ...], list[psycopg.Connection]] = collections.defaultdict(list)
         self._transactions: dict[str, _Transaction] = {}
@@ -137,6 +138,7 @@ class LocalDataApi:
     def reset_counts(self) -> None:
         self.calls.clear()
         self.rows_sent.clear()
+        self.statements.clear()
 
     def close(self) -> None:
         with self._lock:
@@ -242,6 +244,8 @@ class LocalDataApi:
         if report.has_errors():
             raise ParamValidationError(report=report.generate_report())
         self.calls[operation] += 1
+        if "sql" in kwargs:
+            self.statements.append(kwargs["sql"])
         check_request(operation, kwargs)
         self._expire_idle_transactions()
         with self._lock:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from alex_db import shipped_schema
 from alex_db.authoring.schema_snapshot import capture
+from alex_db.column_catalog import shipped_shape
 from alex_db.schemas import ALLOCATION_TOLERANCE
 
 Severity = Literal["error", "warning"]
@@ -98,6 +100,28 @@ def compare(expected: dict[str, Any], actual: dict[str, Any]) -> list[Drift]:
 
 def schema_drift(client: Any, snapshot: dict[str, Any]) -> list[Drift]:
     return compare(snapshot, capture(client, snapshot.get("schema", "public")))
+
+
+def shipped_schema_drift(snapshot: dict[str, Any]) -> list[Drift]:
+    """Where the column types clients use without asking (alex_db.shipped_schema) differ from the snapshot.
+
+    The live catalog is compared with the snapshot (schema_drift), so this closes the loop: what an
+    agent's client assumes is what the database has, without any client reading the catalog.
+    """
+    drifts = []
+    tables = snapshot["tables"]
+    for table, columns in shipped_schema.TABLES.items():
+        where = f"alex_db.shipped_schema: {table}"
+        expected = {name: spec["type"] for name, spec in tables.get(table, {}).get("columns", {}).items()}
+        if not expected:
+            drifts.append(Drift("error", f"{where} is not in the snapshot"))
+        elif columns != expected:
+            changed = [f"{n} {columns.get(n, 'missing')} (snapshot: {expected.get(n, 'missing')})"
+                       for n in dict.fromkeys([*columns, *expected]) if columns.get(n) != expected.get(n)]  # fmt: skip
+            drifts.append(Drift("error", f"{where}: {', '.join(changed)}; reinstall alex-db or run `make schema`"))
+        if shipped_shape(table) is None:
+            drifts.append(Drift("warning", f"{where} has a type the package does not model; clients read it live"))
+    return drifts
 
 
 # Settings an app user carries into every later session (ALTER ROLE ... SET): none are expected;
