@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 from pglast.parser import scan
 
 COMMENTS = {"SQL_COMMENT", "C_COMMENT"}
+# Agents send the same few statement texts again and again; scanning is a pure function of the text,
+# so short texts are scanned once (a long text, e.g. with a literal payload, is scanned each time).
+CACHED_SQL_CHARS = 8 * 1024
 
 
 def scan_tokens(sql: str) -> list:
@@ -17,6 +21,15 @@ def scan_tokens(sql: str) -> list:
 
 
 def count_statements(sql: str) -> int:
+    return _count_statements_cached(sql) if len(sql) <= CACHED_SQL_CHARS else _count_statements(sql)
+
+
+def find_placeholders(sql: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, name) of each ``:name`` placeholder outside strings, comments and ``::`` casts."""
+    return _find_placeholders_cached(sql) if len(sql) <= CACHED_SQL_CHARS else _find_placeholders(sql)
+
+
+def _count_statements(sql: str) -> int:
     """Statements in `sql` as PostgreSQL's parser sees them (a trailing ';' adds none).
 
     The scanner's count of ';'-separated pieces is exact unless a ';' sits inside a
@@ -46,8 +59,7 @@ def _count_pieces(sql: str) -> int:
     return statements + pending
 
 
-def find_placeholders(sql: str) -> list[tuple[int, int, str]]:
-    """(start, end, name) of each ``:name`` placeholder outside strings, comments and ``::`` casts."""
+def _find_placeholders(sql: str) -> tuple[tuple[int, int, str], ...]:
     tokens = scan_tokens(sql)
     found = []
     for colon, name in itertools.pairwise(tokens):
@@ -57,4 +69,8 @@ def find_placeholders(sql: str) -> list[tuple[int, int, str]]:
             and (name.name == "IDENT" or name.kind != "NO_KEYWORD")
         ):
             found.append((colon.start, name.end + 1, sql[name.start : name.end + 1]))
-    return found
+    return tuple(found)
+
+
+_count_statements_cached = functools.lru_cache(maxsize=1024)(_count_statements)
+_find_placeholders_cached = functools.lru_cache(maxsize=1024)(_find_placeholders)

@@ -274,8 +274,8 @@ class LocalDataApi:
 
     def _run(self, cur: psycopg.Cursor, operation: str, query: str, values: list[Any], timeout: bool) -> None:
         try:
-            if cur.connection.autocommit:
-                cur.execute(f"SET statement_timeout = {self.statement_timeout_ms if timeout else 0}")
+            if cur.connection.autocommit and not timeout:
+                cur.execute("SET statement_timeout = 0")  # DISCARD ALL after the call restores the startup value
             cur.execute(query, values or None)
         except pg_errors.QueryCanceled:
             raise client_error(operation, "StatementTimeoutException", "Request timed out", status=400) from None
@@ -339,9 +339,9 @@ class LocalDataApi:
         self, operation: str, database: str, *, autocommit: bool, login: tuple[str, ...] = ()
     ) -> psycopg.Connection:
         credentials = {"user": login[0], "password": login[1]} if login else {}
-        # Startup options, not SET: RESET ALL/DISCARD ALL return to them. timestamptz values leave in
-        # UTC, as the Data API's do.
-        options = "-c TimeZone=UTC -c DateStyle=ISO,YMD"
+        # Startup options, not SET: RESET ALL/DISCARD ALL return to them, so no call pays a round trip
+        # to set them. timestamptz values leave in UTC, as the Data API's do.
+        options = f"-c TimeZone=UTC -c DateStyle=ISO,YMD -c statement_timeout={self.statement_timeout_ms}"
         try:
             conn = psycopg.connect(
                 make_conninfo(self.dsn, dbname=database, options=options, **credentials),
@@ -364,8 +364,6 @@ class LocalDataApi:
             conn.adapters.register_loader(type_name, TextLoader)  # keep PostgreSQL's own text
         for type_name, loader in DATE_TIME_LOADERS.items():
             conn.adapters.register_loader(type_name, loader)
-        if not autocommit:
-            conn.execute(f"SET statement_timeout = {self.statement_timeout_ms}")
         return conn
 
     def _type_name(self, conn: psycopg.Connection, oid: int) -> str:
