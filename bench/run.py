@@ -133,6 +133,70 @@ def large_job_calls(server, manifest: dict) -> None:
     api.close()
 
 
+def course_web_app(server, manifest: dict) -> None:
+    from bench.course_replay import FIGURES, alex_db_replay
+
+    heading(
+        "1c",
+        "the course's web app and test_scale.py on alex_db vs on the course's own package",
+        "bench/course_replay.py replays the frontend's session (28 requests, bench/course_routes.py) and "
+        "test_scale.py's users on a cold client; the course's figures are recorded in bench/course_figures.json",
+    )
+    ours, course = alex_db_replay(server, manifest), json.loads(FIGURES.read_text(encoding="utf-8"))
+    print(f"   course figures: commit {course['course_commit'][:12]}; how: {course['how']}")
+    per_route: dict[str, list[int]] = {}
+    for (_, route, status, calls), (_, _, course_status, course_calls) in zip(
+        ours["session"], course["session"], strict=True
+    ):
+        totals = per_route.setdefault(route, [0, 0, 0, 0])
+        totals[0] += 1
+        totals[1] += calls
+        totals[2] += course_calls
+        totals[3] += status != course_status
+    print(f"   {'route':42} {'requests':>8} {'alex_db':>8} {'course':>8}  status differs")
+    for route, (requests, calls, course_calls, differs) in per_route.items():
+        flag = "" if calls <= course_calls else "  OVER"
+        print(f"   {route:42} {requests:>8} {calls:>8} {course_calls:>8}  {differs}{flag}")
+    total, course_total = sum(s[3] for s in ours["session"]), sum(s[3] for s in course["session"])
+    print(f"   session total: {total} calls vs the course's {course_total}; target: every route <= the course's")
+    print(f"   catalog calls at a cold start: {ours['catalog_calls_at_cold_start']} (target 0)")
+    print(f"   test_scale.py users, calls: {ours['scale_calls_per_user']} vs the course's "
+          f"{course['scale_calls_per_user']}")  # fmt: skip
+    print(f"   test_scale.py local wall time per user (median of 15): {ours['scale_ms_per_user_median']} ms vs the "
+          f"course's {course['scale_ms_per_user_median']} ms (recorded on the machine that measured it)")  # fmt: skip
+
+
+def local_data_api_overhead(server) -> None:
+    import psycopg
+
+    heading(
+        "1d",
+        "LocalDataApi per-call overhead",
+        "median of 2000 ExecuteStatement calls (one parameter, two columns back) minus the median of the same "
+        "query through one psycopg connection, same server; target <= 0.5 ms",
+    )
+    api, client = fresh_database(server)
+    request = {"resourceArn": client.resource_arn, "secretArn": client.secret_arn, "database": client.database,
+               "sql": "SELECT :a::int + 1 AS n, 'x' AS s", "includeResultMetadata": True,
+               "parameters": [{"name": "a", "value": {"longValue": 1}}]}  # fmt: skip
+
+    def median_ms(call) -> float:
+        for _ in range(200):
+            call()
+        samples = []
+        for _ in range(2000):
+            started = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - started)
+        return statistics.median(samples) * 1000
+
+    local = median_ms(lambda: api.execute_statement(**request))
+    with psycopg.connect(api.dsn, autocommit=True) as conn:
+        plain = median_ms(lambda: conn.execute("SELECT %s::int + 1 AS n, 'x' AS s", (1,)).fetchall())
+    print(f"   LocalDataApi {local:.3f} ms, psycopg {plain:.3f} ms: overhead {local - plain:.3f} ms per call")
+    api.close()
+
+
 def local_init_time(server, manifest: dict) -> None:
     heading(2, "local init, empty -> populated", "median of 5 runs of initialize() on a new database each, server up")
     times = []
@@ -291,6 +355,8 @@ def main() -> None:
         try:
             data_api_calls(server, manifest)
             large_job_calls(server, manifest)
+            course_web_app(server, manifest)
+            local_data_api_overhead(server)
             local_init_time(server, manifest)
         finally:
             stop_server(server.data_dir)

@@ -34,6 +34,7 @@ READ_ATTEMPTS = 3  # outside a snapshot, a value that keeps changing between cal
 SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 Row = dict[str, Any]
+LEFT_OUT = "__left_out"  # the first query's column naming the values it left out
 
 
 def inline_limit(bounded_bytes: int, unbounded: int, rows: int) -> int:
@@ -84,7 +85,7 @@ def select_rows(
     page = page_rows(bounded_bytes, len(unbounded))
     if limit is not None:
         page = min(page, limit)
-    sql = _select_sql(table, columns, unbounded, bounded_bytes, page, where, order_by)
+    sql = _select_sql(table, columns, unbounded, bounded_bytes, page, where, order_by, single_row=limit == 1)
     params = dict(params or {})
     # One more row than a page tells whether the first call saw everything.
     first = db.query(sql, {**params, "__limit": page if limit is not None else page + 1, "__offset": offset})
@@ -115,6 +116,7 @@ def _select_sql(
     page: int,
     where: str,
     order_by: str,
+    single_row: bool = False,
 ) -> str:
     """The first query: every row of the page, each unbounded value inline where it fits, else its size and md5.
 
@@ -135,42 +137,47 @@ def _select_sql(
     per_row = min(ROW_BUDGET, RESPONSE_BUDGET // fetched)  # the most a row not sent whole weighs
     fixed = bounded_bytes + len(unbounded) * (SIZE_FIELDS_BYTES + FIELD_ENVELOPE_BYTES)
     row_spare = ROW_BUDGET - fixed
-    wire_total = " + ".join(f"coalesce({_wire_expression(n, columns[n])}, 0)" for n in unbounded)
-    # A row's weight counted towards the response: its real size if it may be sent whole, else the
-    # most its inline share can add. Counted for every earlier row whether or not it was sent whole,
-    # so the sum only overestimates.
-    weight = f'{fixed} + CASE WHEN q."__wire" <= {row_spare} THEN q."__wire" ELSE {len(unbounded) * inline} END'
-    whole = (
-        f'q."__wire" <= {row_spare} AND sum({weight}) OVER (ORDER BY q."__n") '
-        f'+ (count(*) OVER () - row_number() OVER (ORDER BY q."__n")) * {per_row} <= {RESPONSE_BUDGET}'
-    )
-    selected = []
+    # Each value's wire size is computed once, in the page query; the outer query only compares.
+    wires = ", ".join(f'coalesce({_wire_expression(n, columns[n])}, 0) AS "__w{i}"' for i, n in enumerate(unbounded))
+    wire = " + ".join(f'q."__w{i}"' for i in range(len(unbounded)))
+    if single_row:  # one row always fits one response: only the row limit matters
+        whole, numbered, order = f"{wire} <= {row_spare}", "", ""
+    else:
+        # A row's weight counted towards the response: its real size if it may be sent whole, else
+        # the most its inline share can add. Counted for every earlier row whether or not it was
+        # sent whole, so the sum only overestimates.
+        weight = f"{fixed} + CASE WHEN {wire} <= {row_spare} THEN {wire} ELSE {len(unbounded) * inline} END"
+        whole = (
+            f'{wire} <= {row_spare} AND sum({weight}) OVER (ORDER BY q."__n") '
+            f'+ (count(*) OVER () - row_number() OVER (ORDER BY q."__n")) * {per_row} <= {RESPONSE_BUDGET}'
+        )
+        numbered, order = f', row_number() OVER (ORDER BY {order_by}) AS "__n"', ' ORDER BY p."__n"'
+    selected, left_out = [], []
     for name in columns:
         quoted = quote_identifier(name)
         if name not in unbounded:
             selected.append(quoted)
             continue
         index = unbounded.index(name)
-        wire, data = _wire_expression(name, columns[name]), _bytes_expression(name, columns[name])
-        sent = f'(p."__whole" OR {wire} <= {inline})'
-        selected += [
-            f"CASE WHEN {sent} THEN {quoted} END AS {quoted}",
-            f'CASE WHEN NOT {sent} THEN octet_length({data}) END AS "__size_{index}"',
-            f'CASE WHEN NOT {sent} THEN md5({data}) END AS "__md5_{index}"',
-        ]
+        data = _bytes_expression(name, columns[name])
+        sent = f'(p."__whole" OR p."__w{index}" <= {inline})'
+        selected.append(f"CASE WHEN {sent} THEN {quoted} END AS {quoted}")
+        left_out.append((sent, f"CASE WHEN NOT {sent} THEN json_build_array(octet_length({data}), md5({data})) END"))
+    # One extra column for every value left out: [[size, md5] or null per unbounded column], or NULL
+    # when the row came whole (fewer columns in each response than a size and an md5 column each).
+    any_left_out = " OR ".join(f"NOT {sent}" for sent, _ in left_out)
+    selected.append(
+        f'CASE WHEN {any_left_out} THEN json_build_array({", ".join(e for _, e in left_out)})::text END AS "{LEFT_OUT}"'
+    )
     page_sql = (
-        f'SELECT {quoted_table}.*, {wire_total} AS "__wire", row_number() OVER (ORDER BY {order_by}) AS "__n" '
+        f"SELECT {quoted_table}.*, {wires}{numbered} "
         f"FROM {quoted_table} WHERE {where} ORDER BY {order_by} LIMIT :__limit OFFSET :__offset"
     )
-    return (
-        f'SELECT {", ".join(selected)} FROM (SELECT q.*, {whole} AS "__whole" FROM ({page_sql}) q) p ORDER BY p."__n"'
-    )
+    return f'SELECT {", ".join(selected)} FROM (SELECT q.*, {whole} AS "__whole" FROM ({page_sql}) q) p{order}'
 
 
-def _strip(row: Row, unbounded: int) -> Row:
-    for index in range(unbounded):
-        row.pop(f"__size_{index}", None)
-        row.pop(f"__md5_{index}", None)
+def _strip(row: Row, _unbounded: int) -> Row:
+    row.pop(LEFT_OUT, None)
     return row
 
 
@@ -214,9 +221,13 @@ def _fill_large_values(
     """Read the values the first query left out, in packed bytea pieces; True if one changed meanwhile."""
     wanted = []  # (row index, column index, size, md5)
     for row_index, row in enumerate(rows):
+        marker = row.pop(LEFT_OUT, None)
+        if marker is None:
+            continue
+        left_out = json.loads(marker)
         for index in range(len(unbounded)):
-            size, digest = row.pop(f"__size_{index}"), row.pop(f"__md5_{index}")
-            if size is not None:
+            if left_out[index] is not None:
+                size, digest = left_out[index]
                 wanted.append((row_index, index, size, digest))
     if not wanted:
         return False

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from alex_db import Database
+from tests.conftest import ROOT, make_client
 
 USER = "user_web"
 
@@ -91,3 +92,45 @@ def test_an_update_is_one_call_and_reads_nothing_first(db, db_api):
 def test_the_courses_test_market_job_type_is_accepted(db):
     job_id = db.jobs.create_job(USER, "test_market", {"symbols": ["SPY"]})  # planner/test_market.py
     assert db.jobs.find_by_id(job_id)["job_type"] == "test_market"
+
+
+def test_the_frontends_session_gets_the_courses_statuses_in_no_more_calls(db_api, initialized_database):
+    # bench/course_figures.json: the same session replayed on the course's own package (how: its "how").
+    import json
+
+    from alex_db import schemas
+    from bench.course_routes import CourseWebApp, frontend_session
+
+    course = json.loads((ROOT / "bench" / "course_figures.json").read_text())["session"]
+    db = Database(make_client(db_api, initialized_database))  # a cold start
+    db_api.reset_counts()
+    steps = frontend_session(CourseWebApp(db, schemas), "user_session", lambda: sum(db_api.calls.values()))
+    assert [(s.label, s.route) for s in steps] == [(label, route) for label, route, _, _ in course]
+    assert [s.status for s in steps] == [status for _, _, status, _ in course]
+    assert all(s.status == 200 for s in steps)
+    over = [(s.label, s.calls, calls) for s, (_, _, _, calls) in zip(steps, course, strict=True) if s.calls > calls]
+    assert over == []
+    assert not [sql for sql in db_api.statements if "information_schema" in sql]  # no catalog read at cold start
+
+
+def test_what_the_sessions_form_edits_stored(db_api, initialized_database):
+    from alex_db import schemas
+    from bench.course_routes import CourseWebApp
+
+    db = Database(make_client(db_api, initialized_database))
+    app = CourseWebApp(db, schemas)
+    assert app.request("GET /api/user", USER).status == 200
+    created = app.request("POST /api/accounts", USER, {"account_name": "Savings", "cash_balance": 0}).body
+    path = {"account_id": str(created["id"])}
+    form = {"account_name": "Savings", "account_purpose": "Rainy day"}
+    changes = ({"cash_balance": 1500.5}, {"cash_balance": None}, {"account_name": ""}, {"cash_balance": 100.555})
+    stored = [app.request("PUT /api/accounts/{account_id}", USER, {**form, **c}, **path).body for c in changes]
+    assert [(a["account_name"], a["cash_balance"]) for a in stored] == [
+        ("Savings", Decimal("1500.50")),
+        ("Savings", Decimal("0.00")),  # cleared cash: no cash recorded (the course stores NULL)
+        ("Savings", Decimal("0.00")),  # cleared name keeps the stored one (the course stores "")
+        ("Savings", Decimal("100.56")),  # numeric(12,2) rounds half away from zero
+    ]
+    assert app.request("PUT /api/accounts/{account_id}", USER, {"cash_balance": -5}, **path).status == 500
+    assert app.request("PUT /api/accounts/{account_id}", "someone_else", {"cash_balance": 1}, **path).status == 403
+    assert db.accounts.find_by_id(path["account_id"])["cash_balance"] == Decimal("100.56")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -20,7 +21,7 @@ import psycopg
 from botocore.exceptions import ClientError
 from psycopg.adapt import Dumper, Loader
 
-from alex_db.authoring.sql_text import count_statements, find_placeholders
+from alex_db.authoring.sql_text import CACHED_SQL_CHARS, count_statements, find_placeholders
 from alex_db.codec import INT64_MAX, INT64_MIN, format_date, format_time, format_timestamp, parse_timestamp
 from alex_db.limits import (
     ENGINE_HEADER_BYTES,
@@ -386,6 +387,10 @@ RESTRICTED_PASSWORD_MESSAGE = "ERROR: must be a member of rds_password to alter 
 
 def is_password_command(sql: str) -> bool:
     """CREATE/ALTER ROLE|USER with PASSWORD or VALID UNTIL, or a role RENAME (as PostgreSQL parses it)."""
+    return _is_password_command_cached(sql) if len(sql) <= CACHED_SQL_CHARS else _is_password_command(sql)
+
+
+def _is_password_command(sql: str) -> bool:
     if not _ROLE_WORDS.search(sql):  # the parser only for statements that can be one
         return False
     from pglast import ast, parse_sql
@@ -406,3 +411,6 @@ def is_password_command(sql: str) -> bool:
         if isinstance(node, ast.RenameStmt) and node.renameType == ObjectType.OBJECT_ROLE:
             return True
     return False
+
+
+_is_password_command_cached = functools.lru_cache(maxsize=1024)(_is_password_command)
