@@ -15,15 +15,15 @@ from botocore.stub import Stubber
 
 from alex_db.devtools import cli, targets
 from alex_db.devtools.local_engine import LocalDataApi
+from tests.cli_runner import run_in_process, run_process
 from tests.conftest import CLUSTER_ARN, MIGRATIONS_DIR, ROOT, SECRET_ARN
 
 pytestmark = pytest.mark.slow
 
 
-def alex_db(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "alex_db", *args], cwd=ROOT, capture_output=True, text=True, input=stdin, check=False
-    )
+# In this process (cli.main): the same code as the console script without an interpreter start per call;
+# `run_process` where the entry point itself or process semantics (kill, two at once) are the point.
+alex_db = run_in_process
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def local_dsn(directory: Path) -> str:
 
 def test_local_up_prints_progress_count_and_how_to_connect(tmp_path):
     directory = tmp_path / "fresh"
-    first = alex_db("local", "up", "--dir", str(directory))
+    first = run_process("local", "up", "--dir", str(directory))  # the console entry point, as users run it
     try:
         assert first.returncode == 0, first.stderr
         assert "0001 initial_schema: 16 statements in" in first.stdout

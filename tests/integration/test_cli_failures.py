@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import psycopg
 import pytest
 
-from tests.conftest import ROOT
+from tests.cli_runner import run_in_process
 
 pytestmark = pytest.mark.slow
 
 
-def alex_db(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "alex_db", *args], cwd=ROOT, capture_output=True, text=True,
-                          check=False)  # fmt: skip
+alex_db = run_in_process  # cli.main in this process; an escaping exception fails the test as a traceback would
 
 
 def one_line_and_a_hint(result: subprocess.CompletedProcess, code: int, *fragments: str) -> None:

