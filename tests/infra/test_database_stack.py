@@ -29,14 +29,14 @@ def cluster_props(template_json: dict) -> dict:
     return only(template_json, "AWS::RDS::DBCluster")["Properties"]
 
 
-def test_stack_names_are_per_profile(stacks):
-    assert stacks["dev"].stack_name == "AlexDatabase-dev"
-    assert stacks["prod"].stack_name == "AlexDatabase-prod"
+def test_stack_names_are_per_profile(cloud_assembly):
+    assert cloud_assembly["dev"]["displayName"] == "AlexDatabase-dev"
+    assert cloud_assembly["prod"]["displayName"] == "AlexDatabase-prod"
 
 
-def test_stack_is_env_agnostic_without_cdk_default_env(stacks):
+def test_stack_is_env_agnostic_without_cdk_default_env(cloud_assembly):
     # Synth without credentials depends on this: no account/region means no context lookups.
-    assert stacks["dev"].environment == "aws://unknown-account/unknown-region"
+    assert cloud_assembly["dev"]["environment"] == "aws://unknown-account/unknown-region"
 
 
 def test_vpc_has_two_isolated_subnets_and_no_internet_path(templates, template_json, profile):

@@ -33,10 +33,9 @@ def handler(template_json: dict) -> tuple[str, dict]:
     return logical_id, fn
 
 
-def test_custom_resource_properties_carry_hashes_and_migration_list(template_json, stacks, profile):
+def test_custom_resource_properties_carry_hashes_and_migration_list(template_json, manifest, profile):
     _, resource = schema_init(template_json[profile])
     props = resource["Properties"]
-    manifest = stacks[profile].schema_init.manifest
     assert props["ManifestHash"] == manifest["manifest_hash"]
     assert props["MigrationsHash"] == manifest["migrations_hash"]
     assert props["SeedHash"] == manifest["seed_hash"]
@@ -103,9 +102,9 @@ def test_schema_version_is_an_output(template_json, profile):
     assert template_json[profile]["Outputs"]["SchemaVersion"]["Value"] == {"Fn::GetAtt": [logical_id, "SchemaVersion"]}
 
 
-def test_init_asset_holds_runtime_modules_and_manifest(stacks):
+def test_init_asset_holds_runtime_modules_and_manifest(assembly_dir):
     # Asset staging happens at synth; find it through the function's code location in the assembly.
-    outdir = Path(stacks["dev"].node.root.outdir)
+    outdir = assembly_dir / "dev"
     assets = [p for p in outdir.glob("asset.*") if (p / "manifest.json").exists()]
     assert len(assets) == 1
     asset = assets[0]
