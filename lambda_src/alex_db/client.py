@@ -193,8 +193,18 @@ class DataApiClient(TableWrites):
 
     # -- statements
 
-    def execute(self, sql: str, params: Params = None, *, transaction_id: str | None = None) -> Result:
+    def execute(
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        transaction_id: str | None = None,
+        continue_after_timeout: bool = False,
+    ) -> Result:
+        """One statement. continue_after_timeout: a DDL statement keeps running when the call times out."""
         request: dict[str, Any] = {"sql": sql, "includeResultMetadata": True}
+        if continue_after_timeout:
+            request["continueAfterTimeout"] = True
         if params:
             request["parameters"] = to_parameters(params)
         if transaction_id:

@@ -126,6 +126,18 @@ class InterruptedMigration(MigrationError):
         )
 
 
+class MigrationStillRunning(MigrationError):
+    """A no-transaction migration's statement outlived this run's time; it goes on in the database."""
+
+    def __init__(self, running: str) -> None:
+        self.running = running
+        super().__init__(
+            f"migration {running}; it goes on in the database (continueAfterTimeout). Watch it with "
+            f"`alex-db status`; the next deploy or `alex-db migrate` waits for it and records it, "
+            f"without running it twice"
+        )
+
+
 class ManifestMismatch(MigrationError):
     """CloudFormation asked for a manifest this code does not bundle, and the database lacks it."""
 

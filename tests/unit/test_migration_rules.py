@@ -91,3 +91,52 @@ def test_committed_files_are_pinned_to_lf():
 
     attributes = (ROOT / ".gitattributes").read_text()
     assert "*.sql text eol=lf" in attributes and "seed/*.json text eol=lf" in attributes
+
+
+def marked(tmp_path, sql: str):
+    path = tmp_path / "0003_idx.sql"
+    path.write_text("-- alex-db: no-transaction\n" + sql)
+    return read_migration(path)
+
+
+def test_concurrently_in_an_ordinary_migration_points_to_the_marker(tmp_path):
+    with pytest.raises(MigrationFileError, match="put it alone in a migration whose first line is `-- alex-db: no-tr"):
+        migration_with(tmp_path, "CREATE INDEX CONCURRENTLY t_n ON t (n);\n")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_n ON t (n);",
+        "DROP INDEX CONCURRENTLY IF EXISTS idx_n;",
+        "REINDEX INDEX CONCURRENTLY idx_n;",
+        "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh';",
+    ],
+)
+def test_a_marked_migration_holds_one_statement_that_needs_no_transaction(tmp_path, statement):
+    migration = marked(tmp_path, statement + "\n")
+    assert migration.non_transactional and migration.statements == (statement.rstrip(";"),)
+
+
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        (
+            "CREATE INDEX CONCURRENTLY a ON t (n);\nCREATE INDEX CONCURRENTLY b ON t (n);\n",
+            "0003_idx.sql:3: a `-- alex-db: no-transaction` migration holds exactly one statement (it has 2)",
+        ),
+        (
+            "ALTER TABLE t ADD COLUMN m int;\n",
+            "this one runs in a transaction: remove the `-- alex-db: no-transaction`",
+        ),
+        ("CREATE INDEX CONCURRENTLY ON t (n);\n", "needs an index name: a failed build leaves an INVALID index"),
+        ("VACUUM t;\n", "this one runs in a transaction"),
+    ],
+)
+def test_a_marked_migration_refuses_what_it_cannot_recover(tmp_path, sql, why):
+    with pytest.raises(MigrationFileError, match=why.replace("(", r"\(").replace(")", r"\)")):
+        marked(tmp_path, sql)
+
+
+def test_an_ordinary_migration_is_transactional(tmp_path):
+    assert migration_with(tmp_path, "ALTER TABLE t ADD COLUMN m int;\n").non_transactional is False

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from alex_db.authoring.migration_files import discover
+from alex_db.authoring.migration_lint import lint
 from alex_db.deploy.manifest import MANIFEST_FORMAT
 from alex_db.errors import SeedError
 
@@ -65,7 +66,9 @@ def snapshot_hash(migrations_dir: str | Path) -> str | None:
 
 def build_manifest(migrations_dir: str | Path, seed_dir: str | Path) -> dict[str, Any]:
     """Everything the init function needs, validated; raises MigrationFileError or SeedError."""
-    migrations = [m.to_dict() for m in discover(migrations_dir)]
+    found = discover(migrations_dir)
+    lint(migrations_dir, found)  # squawk: unsafe patterns for a big table in use, named file:line and rule
+    migrations = [m.to_dict() for m in found]
     instruments = validate_instruments(Path(seed_dir) / INSTRUMENTS_FILE)
     manifest = {
         "format": MANIFEST_FORMAT,

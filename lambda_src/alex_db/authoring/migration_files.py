@@ -11,13 +11,13 @@ import hashlib
 import re
 from pathlib import Path
 
-from alex_db.authoring.migration_rules import check_statements
+from alex_db.authoring.migration_rules import NON_TRANSACTIONAL_MARKER, check_statements
 from alex_db.deploy.plan import Migration
 from alex_db.errors import MigrationFileError
 
 FILENAME_PATTERN = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9]+(?:_[a-z0-9]+)*)\.sql$")
 # Files that may sit next to the migrations: documentation and the committed schema snapshot.
-NON_MIGRATION_FILES = frozenset({"README.md", "schema_snapshot.json"})
+NON_MIGRATION_FILES = frozenset({"README.md", "schema_snapshot.json", "squawk_acknowledged.toml"})
 
 
 BOM = "\ufeff"
@@ -64,8 +64,11 @@ def read_migration(path: Path) -> Migration:
         )
     sql = normalised_text(path.read_bytes(), path.name)
     statements, lines = split_statements(sql, path.name)
-    check_statements(path.name, statements, lines)
-    return Migration(int(match["version"]), match["name"], path.name, checksum(sql), statements, lines)
+    non_transactional = sql.split("\n", 1)[0].strip() == NON_TRANSACTIONAL_MARKER
+    check_statements(path.name, statements, lines, non_transactional=non_transactional)
+    return Migration(
+        int(match["version"]), match["name"], path.name, checksum(sql), statements, lines, non_transactional
+    )
 
 
 def discover(directory: str | Path) -> list[Migration]:

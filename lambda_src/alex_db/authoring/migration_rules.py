@@ -17,6 +17,7 @@ from alex_db.authoring.sql_text import find_placeholders
 from alex_db.errors import MigrationFileError, first_line
 from alex_db.limits import MAX_SQL_CHARS
 
+NON_TRANSACTIONAL_MARKER = "-- alex-db: no-transaction"
 NOT_IN_TRANSACTION = "PostgreSQL refuses it inside a transaction block, and each migration runs in one"
 ENDS_TRANSACTION = (
     "transaction control would end the migration's own transaction and commit or discard half of it; "
@@ -49,7 +50,10 @@ def _node_problem(kind: str, node: Any, statement: str) -> str | None:
     if kind == "TransactionStmt":
         return f"{_keyword(node, statement)}: {ENDS_TRANSACTION}"
     if kind in ("IndexStmt", "DropStmt") and getattr(node, "concurrent", False):
-        return f"CONCURRENTLY: {NOT_IN_TRANSACTION}; run it by hand outside a migration, or drop CONCURRENTLY"
+        return (
+            f"CONCURRENTLY: {NOT_IN_TRANSACTION}; put it alone in a migration whose first line is "
+            f"`{NON_TRANSACTIONAL_MARKER}`"
+        )
     if kind == "ReindexStmt":
         concurrent = any(p.defname == "concurrently" for p in node.params or ())
         if concurrent or node.relation is None:
@@ -99,11 +103,47 @@ def _keyword(node: Any, statement: str) -> str:
     return names.get(node.kind.name, node.kind.name)
 
 
-def check_statements(filename: str, statements: tuple[str, ...], lines: tuple[int, ...]) -> None:
+def non_transactional_problem(statement: str) -> str | None:
+    """Why `statement` cannot be the one statement of a no-transaction migration, or None when it can.
+
+    Allowed: what PostgreSQL refuses inside a transaction block and a big table needs —
+    CREATE INDEX CONCURRENTLY (named, so a failed build's INVALID index can be found and rebuilt),
+    DROP INDEX CONCURRENTLY, REINDEX … CONCURRENTLY of one index or table, ALTER TYPE … ADD VALUE.
+    """
+    if len(statement) > MAX_SQL_CHARS:
+        return statement_problem(statement)
+    node = parse_sql(statement)[0].stmt
+    kind = type(node).__name__
+    if kind == "IndexStmt" and node.concurrent:
+        if not node.idxname:
+            return "CREATE INDEX CONCURRENTLY needs an index name: a failed build leaves an INVALID index to find"
+        return None
+    if kind == "DropStmt" and node.concurrent:
+        return None
+    concurrent = any(p.defname == "concurrently" for p in getattr(node, "params", None) or ())
+    if kind == "ReindexStmt" and node.relation is not None and concurrent:
+        return None
+    if kind == "AlterEnumStmt" and node.newVal:
+        return None
+    return (
+        "a no-transaction migration holds one statement PostgreSQL refuses inside a transaction "
+        "(CREATE/DROP INDEX CONCURRENTLY, REINDEX … CONCURRENTLY, ALTER TYPE … ADD VALUE); this one runs "
+        f"in a transaction: remove the `{NON_TRANSACTIONAL_MARKER}` line, so a failure rolls it back"
+    )
+
+
+def check_statements(
+    filename: str, statements: tuple[str, ...], lines: tuple[int, ...], *, non_transactional: bool = False
+) -> None:
     """Raise MigrationFileError naming file:line, the statement's first line and why, for every problem."""
+    if non_transactional and len(statements) != 1:
+        raise MigrationFileError(
+            f"{filename}:{lines[1]}: a `{NON_TRANSACTIONAL_MARKER}` migration holds exactly one statement "
+            f"(it has {len(statements)}); nothing could roll the others back if one failed"
+        )
     problems = []
     for statement, line in zip(statements, lines, strict=True):
-        problem = statement_problem(statement)
+        problem = non_transactional_problem(statement) if non_transactional else statement_problem(statement)
         if problem:
             problems.append(f"{filename}:{line}: {problem}\n    {first_line(statement)}")
     if problems:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from alex_db.client import DataApiClient
+from alex_db.deploy.outside_transaction import apply_outside_transaction
 from alex_db.deploy.plan import AppliedMigration, Migration
 from alex_db.errors import (
     ChecksumMismatch,
@@ -65,6 +66,8 @@ claim AS (
 )
 SELECT lock.locked, claim.txid FROM lock LEFT JOIN claim ON true
 """.strip()
+LOCK_ONLY = "SELECT pg_try_advisory_xact_lock(:lock_key) AS locked"  # a no-transaction migration's claim
+DEFAULT_WAIT_SECONDS = 3600.0  # how long a run waits for a no-transaction statement (CloudFormation's limit)
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
 # The sessions most likely to hold the lock a statement waited for: the oldest open transactions.
 LOCK_HOLDERS = r"""
@@ -119,7 +122,9 @@ def read_applied(client: DataApiClient) -> list[AppliedMigration]:
     interrupted = [r for r in rows if r["duration_ms"] == IN_PROGRESS]
     if interrupted:
         raise InterruptedMigration([f"{r['version']:04d}_{r['name']}" for r in interrupted])
-    return [AppliedMigration(r["version"], r["name"], r["checksum"].strip()) for r in rows]
+    # A RUNNING row is a no-transaction migration under way (or cut off): pending, and resumed by
+    # apply_outside_transaction, never run twice.
+    return [AppliedMigration(r["version"], r["name"], r["checksum"].strip()) for r in rows if r["duration_ms"] >= 0]
 
 
 @dataclass(frozen=True)
@@ -147,11 +152,28 @@ def apply(
     locks: LockPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    deadline: float | None = None,
 ) -> list[AppliedResult]:
-    """Apply each migration in its own transaction under the project's advisory lock."""
+    """Apply each migration in its own transaction under the project's advisory lock.
+
+    A no-transaction migration runs outside one (alex_db.deploy.outside_transaction); `deadline` (a
+    `clock()` value, default an hour from now) is when this run stops waiting for its statement.
+    """
     locks = locks or LockPolicy()
+    deadline = clock() + DEFAULT_WAIT_SECONDS if deadline is None else deadline
     results = []
     for migration in migrations:
+        if migration.non_transactional:
+            lock = {"lock_key": LOCK_KEY}
+            duration, skipped = apply_outside_transaction(
+                client, migration, progress=progress, sleep=sleep, clock=clock, deadline=deadline,
+                claim_lock=lambda tx, lock=lock: _claim(tx, lock, locks, progress=progress, sleep=sleep, clock=clock,
+                                                        statement=LOCK_ONLY),
+            )  # fmt: skip
+            result = AppliedResult(migration.version, migration.name, 0 if skipped else 1, duration, skipped)
+            progress(_progress_line(result))
+            results.append(result)
+            continue
         delay = locks.first_delay
         for attempt in range(1, locks.attempts + 1):
             try:
@@ -213,11 +235,11 @@ def _apply_one(
 
 def _claim(
     tx: object, claim: dict, locks: LockPolicy, *, progress: Callable[[str], None], sleep: Callable[[float], None],
-    clock: Callable[[], float],
+    clock: Callable[[], float], statement: str = CLAIM,
 ) -> dict:  # fmt: skip
     """The project's advisory lock, polled: each call returns at once, whatever the other runner does."""
     started, delay, said = clock(), locks.first_delay, False
-    while not (claimed := tx.query_one(CLAIM, claim))["locked"]:  # type: ignore[attr-defined]
+    while not (claimed := tx.query_one(statement, claim))["locked"]:  # type: ignore[attr-defined]
         waited = clock() - started
         if waited >= locks.runner_wait_seconds:
             raise DataApiError(

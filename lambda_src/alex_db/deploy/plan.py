@@ -23,6 +23,9 @@ class Migration:
     checksum: str
     statements: tuple[str, ...]
     lines: tuple[int, ...]  # 1-based line in the file where each statement starts
+    # One statement run outside a transaction (CREATE INDEX CONCURRENTLY, ...): the file's first
+    # line is `-- alex-db: no-transaction` (alex_db.authoring.migration_rules).
+    non_transactional: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "statements": list(self.statements), "lines": list(self.lines)}
@@ -36,6 +39,7 @@ class Migration:
             checksum=data["checksum"],
             statements=tuple(data["statements"]),
             lines=tuple(data.get("lines") or [0] * len(data["statements"])),
+            non_transactional=bool(data.get("non_transactional", False)),
         )
 
 

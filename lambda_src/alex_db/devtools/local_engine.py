@@ -158,6 +158,8 @@ class LocalDataApi:
         check_single_statement("ExecuteStatement", sql)
         query, values = bind("ExecuteStatement", sql, kwargs.get("parameters", []))
         timeout = not kwargs.get("continueAfterTimeout", False)
+        if not timeout and not kwargs.get("transactionId"):
+            return self._continue_after_timeout(kwargs, sql, query, values)
         with self._connection("ExecuteStatement", kwargs) as conn, conn.cursor() as cur:
             self._check_password_command(cur, "ExecuteStatement", sql)
             self._run(cur, "ExecuteStatement", query, values, timeout)
@@ -179,6 +181,40 @@ class LocalDataApi:
                 self.rows_sent["ExecuteStatement"] += len(rows)
             check_response_size("ExecuteStatement", response)
         return self._ok(response)
+
+    def _continue_after_timeout(self, kwargs: dict[str, Any], sql: str, query: str, values: list[Any]) -> dict:
+        """continueAfterTimeout outside a transaction, as the Data API does it: the call still ends at the
+        call limit (StatementTimeoutException), but the statement runs on to its end in the database.
+
+        AWS, ExecuteStatement `continueAfterTimeout`: "By default, the statement stops running when the
+        call times out. For DDL statements, we recommend continuing to run the statement after the call
+        times out." The statement keeps its connection (and session) until it ends; only then does the
+        connection close. Answered like DDL (no records): what continueAfterTimeout is for.
+        """
+        done = threading.Event()
+        outcome: dict[str, Any] = {}
+        database = kwargs.get("database") or self.default_database
+        login = self._login("ExecuteStatement", kwargs)
+        conn = self._connect("ExecuteStatement", database, autocommit=True, login=login)
+
+        def run() -> None:
+            try:
+                with conn.cursor() as cur:
+                    self._check_password_command(cur, "ExecuteStatement", sql)
+                    self._run(cur, "ExecuteStatement", query, values, False)
+                    outcome["updated"] = rows_updated(cur)
+            except Exception as exc:  # reported to the caller if it still waits, else only ends the statement
+                outcome["error"] = exc
+            finally:
+                conn.close()
+                done.set()
+
+        threading.Thread(target=run, name="continue-after-timeout", daemon=True).start()
+        if not done.wait(self.statement_timeout_ms / 1000):
+            raise client_error("ExecuteStatement", "StatementTimeoutException", "Request timed out", status=400)
+        if "error" in outcome:
+            raise outcome["error"]
+        return self._ok({"numberOfRecordsUpdated": outcome["updated"], "generatedFields": []})
 
     def batch_execute_statement(self, **kwargs: Any) -> dict[str, Any]:
         self._begin_call("BatchExecuteStatement", kwargs)
