@@ -1,0 +1,129 @@
+"""No-transaction migrations on real PostgreSQL: a concurrent index build that outlives its (scaled) Data API
+call, a run cut off and resumed without running the statement twice, a failed build's INVALID index repaired,
+and a second runner that waits for the first and skips."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from alex_db.authoring.migration_files import read_migration
+from alex_db.deploy import outside_transaction
+from alex_db.deploy.apply import apply, read_applied
+from alex_db.devtools.local_engine import LocalDataApi
+from alex_db.errors import MigrationFailed, MigrationStillRunning
+from tests.conftest import make_client
+
+CALL_LIMIT = 0.5  # stands in for the Data API's 45 s
+ROW_SECONDS = 0.4  # each row's index key takes this long to compute: the build outlives the call
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(monkeypatch):
+    monkeypatch.setattr(outside_transaction, "POLL_SECONDS", 0.1)
+    monkeypatch.setattr(outside_transaction, "CLAIM_GRACE_SECONDS", 1.0)
+
+
+@pytest.fixture
+def engine(pg_server, database):
+    engine = LocalDataApi(pg_server.dsn(database), statement_timeout_seconds=CALL_LIMIT)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def client(engine, database):
+    client = make_client(engine, database)
+    read_applied(client)  # the history table
+    client.execute(
+        "CREATE FUNCTION slow_key(n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS "
+        f"$$ BEGIN PERFORM pg_sleep({ROW_SECONDS}); RETURN n; END $$"
+    )
+    client.execute("CREATE TABLE reports (id int PRIMARY KEY, owner int)")
+    client.execute("INSERT INTO reports SELECT n, n % 2 FROM generate_series(1, 4) AS n")
+    return client
+
+
+def marked(tmp_path, sql: str):
+    path = tmp_path / "0001_reports_index.sql"
+    path.write_text("-- alex-db: no-transaction\n" + sql + "\n")
+    return read_migration(path)
+
+
+def index_state(client, name: str):
+    row = client.query_one(outside_transaction.INDEX_STATE, {"name": name})
+    return None if row is None else row["valid"]
+
+
+def history(client):
+    return client.query("SELECT version, duration_ms FROM schema_migrations ORDER BY version")
+
+
+def builds(engine, name: str) -> int:
+    """How many times a statement building `name` was sent (the repair's DROP is not a build)."""
+    return sum(1 for sql in engine.statements if "CREATE" in sql and name in sql)
+
+
+def test_a_concurrent_build_longer_than_the_call_limit_completes_through_polling(tmp_path, client, engine):
+    migration = marked(tmp_path, "CREATE INDEX CONCURRENTLY idx_reports_key ON reports (slow_key(id))")
+    lines: list[str] = []
+    (result,) = apply(client, [migration], progress=lines.append, sleep=time.sleep)
+    assert not result.skipped and result.duration_ms >= 4 * ROW_SECONDS * 1000 * 0.9
+    assert index_state(client, "idx_reports_key") is True
+    assert history(client) == [{"version": 1, "duration_ms": result.duration_ms}]
+    assert any("outlived its Data API call" in line for line in lines), lines
+    assert any("running for" in line and "phase" in line for line in lines), lines  # pg_stat_progress_create_index
+    assert builds(engine, "idx_reports_key") == 1
+
+
+def test_a_run_cut_off_is_resumed_by_the_next_without_building_twice(tmp_path, client, engine):
+    migration = marked(tmp_path, "CREATE INDEX CONCURRENTLY idx_reports_key ON reports (slow_key(id))")
+    with pytest.raises(MigrationStillRunning, match=r"0001 reports_index: running for .* goes on in the database"):
+        apply(client, [migration], progress=lambda _: None, sleep=time.sleep, deadline=time.monotonic() + 0.8)
+    assert read_applied(client) == []  # not recorded: it is still running
+    assert history(client) == [{"version": 1, "duration_ms": outside_transaction.RUNNING}]
+    lines: list[str] = []
+    (result,) = apply(client, [migration], progress=lines.append, sleep=time.sleep)  # the next deploy
+    assert index_state(client, "idx_reports_key") is True
+    assert [h["duration_ms"] >= 0 for h in history(client)] == [True]
+    assert builds(engine, "idx_reports_key") == 1, engine.statements
+    assert not result.skipped
+
+
+def test_a_failed_build_leaves_an_invalid_index_the_next_run_rebuilds(tmp_path, client, engine):
+    migration = marked(tmp_path, "CREATE UNIQUE INDEX CONCURRENTLY idx_reports_owner ON reports (owner)")
+    with pytest.raises(MigrationFailed, match="could not create unique index"):
+        apply(client, [migration], progress=lambda _: None, sleep=time.sleep)
+    assert index_state(client, "idx_reports_owner") is False  # what PostgreSQL leaves: an INVALID index
+    assert read_applied(client) == []
+    client.execute("DELETE FROM reports WHERE id > 2")  # the data fixed
+    lines: list[str] = []
+    apply(client, [migration], progress=lines.append, sleep=time.sleep)
+    assert index_state(client, "idx_reports_owner") is True
+    assert any("dropping INVALID index idx_reports_owner" in line for line in lines), lines
+    assert [h["duration_ms"] >= 0 for h in history(client)] == [True]
+
+
+def test_a_second_runner_waits_for_the_first_and_skips(tmp_path, client, engine, database):
+    migration = marked(tmp_path, "CREATE INDEX CONCURRENTLY idx_reports_key ON reports (slow_key(id))")
+    first: list = []
+    runner = threading.Thread(target=lambda: first.extend(apply(client, [migration], progress=lambda _: None)))
+    runner.start()
+    time.sleep(0.3)
+    other = make_client(engine, database)  # a second deploy or `alex-db migrate`
+    lines: list[str] = []
+    (second,) = apply(other, [migration], progress=lines.append, sleep=time.sleep)
+    runner.join()
+    assert second.skipped and not first[0].skipped
+    assert builds(engine, "idx_reports_key") == 1
+    assert any("running for" in line for line in lines), lines
+
+
+def test_a_statement_under_the_call_limit_needs_no_polling(tmp_path, client, engine):
+    migration = marked(tmp_path, "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_reports_id ON reports (id)")
+    lines: list[str] = []
+    (result,) = apply(client, [migration], progress=lines.append, sleep=time.sleep)
+    assert index_state(client, "idx_reports_id") is True and not result.skipped
+    assert not any("outlived" in line for line in lines)
