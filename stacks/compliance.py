@@ -35,7 +35,7 @@ PACKS = {
     "PCI.DSS.321": cdk_nag.PCIDSS321Checks,
     "Serverless": cdk_nag.ServerlessChecks,
 }
-LAMBDAS = ("SchemaInit/Handler", "SchemaInit/Provider/framework-onEvent", "AppCredentials/Rotation",
+LAMBDAS = ("SchemaInit/Handler", "SchemaInit/IsComplete", "SchemaInit/Provider/framework-*", "AppCredentials/Rotation",
            "CreateRollbackRelease/Handler", "CreateRollbackRelease/Provider/framework-onEvent")  # fmt: skip
 
 
@@ -52,17 +52,21 @@ ACKNOWLEDGED = (
                    "Every function reaches the database through the RDS Data API (HTTPS, IAM-authorised); the "
                    "cluster's VPC has no NAT and no endpoints, so a function inside it could reach nothing."),
     Acknowledgment("LambdaDLQ", LAMBDAS,
-                   "CloudFormation (Provider framework) and Secrets Manager invoke these functions synchronously; "
-                   "a dead-letter queue only receives asynchronous invocations, and failures reach the caller."),
+                   "CloudFormation (Provider framework, its waiter state machine) and Secrets Manager invoke these "
+                   "functions synchronously; a dead-letter queue only receives asynchronous invocations, and "
+                   "failures reach the caller."),
     Acknowledgment("LambdaConcurrency", LAMBDAS,
                    "One deploy or one rotation calls each function at a time; reserving concurrency fails on "
                    "accounts whose concurrency quota is 10 and protects nothing here."),
     Acknowledgment("LambdaTracing", LAMBDAS,
                    "Each function makes a handful of Data API calls per deploy or rotation, logged with their "
                    "outcome; X-Ray would add cost and IAM grants for traces nobody reads."),
-    Acknowledgment("LambdaDefaultMemorySize", ("*/Provider/framework-onEvent",),
-                   "CDK's Provider framework function is CDK's own code with CDK's default memory; it only "
-                   "forwards the CloudFormation event to our function, which sets 256 MB."),
+    Acknowledgment("LambdaDefaultMemorySize", ("*/Provider/framework-*",),
+                   "CDK's Provider framework functions are CDK's own code with CDK's default memory; they only "
+                   "forward the CloudFormation event to our functions, which set 256 MB."),
+    Acknowledgment("StepFunctionStateMachineXray", ("SchemaInit/Provider/waiter-state-machine/Resource",),
+                   "CDK's Provider waiter only calls the isComplete function every 30 s while a long migration "
+                   "statement runs; isComplete logs every decision, and X-Ray traces would add cost only."),
     Acknowledgment("IAMNoInlinePolicy", ("*/DefaultPolicy", "RestrictDefaultSgLogsPolicy"),
                    "CDK attaches each role's least-privilege grants as that role's own policy; a customer-managed "
                    "policy would be shared by nobody and reviewed in the same template."),

@@ -15,6 +15,9 @@ from stacks import guardrails
 
 # boto3 imports and JSON work are CPU-bound; 256 MB halves the cold start of 128 MB for ~nothing.
 MEMORY_MB = 256
+# The Provider's waiter: how often it asks isComplete, and for how long in all.
+IS_COMPLETE_INTERVAL = Duration.seconds(30)
+IS_COMPLETE_TIMEOUT = Duration.minutes(55)
 
 
 def log_only_role(scope: Construct, id: str, log_group: logs.LogGroup, description: str) -> iam.Role:
@@ -62,21 +65,69 @@ def custom_resource_provider(
     on_event: lambda_.Function,
     log_retention: logs.RetentionDays,
     log_removal_policy: RemovalPolicy,
+    is_complete: lambda_.Function | None = None,
 ) -> cr.Provider:
-    """CDK's Provider framework around `on_event`, with its own log group and a log-only role."""
+    """CDK's Provider framework around `on_event` (and `is_complete`), with its own log group and log-only roles.
+
+    With `is_complete` the framework adds its waiter (a Step Functions state machine) that calls it
+    every IS_COMPLETE_INTERVAL for up to IS_COMPLETE_TIMEOUT, below CloudFormation's one hour for a
+    custom resource (AWS::CloudFormation::CustomResource ServiceTimeout: at most 3600 s).
+    """
     provider_logs = logs.LogGroup(scope, f"{id}Logs", retention=log_retention, removal_policy=log_removal_policy)
     framework_role = log_only_role(scope, f"{id}Role", provider_logs, f"Provider framework of {on_event.node.path}")
+    waiter: dict[str, Any] = {}
+    if is_complete is not None:
+        # Its own role: the onEvent role may start the waiter, the waiter invokes these functions; one
+        # role for both would be a dependency cycle (role policy -> state machine -> function -> role).
+        waiter_role = log_only_role(scope, f"{id}WaiterRole", provider_logs, f"Provider waiter of {on_event.node.path}")
+        waiter = {
+            "is_complete_handler": is_complete,
+            "framework_complete_and_timeout_role": waiter_role,
+            "query_interval": IS_COMPLETE_INTERVAL,
+            "total_timeout": IS_COMPLETE_TIMEOUT,
+            # No state machine logging: Step Functions' log delivery needs logs:* actions on "*" (no
+            # resource-level permissions), and every decision is logged by the isComplete function.
+            "disable_waiter_state_machine_logging": True,
+        }
     provider = cr.Provider(
-        scope, id, on_event_handler=on_event, log_group=provider_logs, framework_on_event_role=framework_role
+        scope, id, on_event_handler=on_event, log_group=provider_logs, framework_on_event_role=framework_role, **waiter
     )
-    # The Provider grants lambda:InvokeFunction on the handler and its versions (ARN:*).
-    stack = Stack.of(scope)
-    handler_id = stack.resolve(stack.get_logical_id(on_event.node.default_child))
+    # The Provider grants lambda:InvokeFunction on each function it calls and its versions (ARN:*).
+    handlers = [on_event, *([is_complete] if is_complete is not None else [])]
+    for handler in handlers:  # CDK grants each framework role both handlers
+        _acknowledge_invoke_versions(framework_role.node.find_child("DefaultPolicy"), handler)
+    if is_complete is not None:
+        for handler in handlers:
+            _acknowledge_invoke_versions(waiter_role.node.find_child("DefaultPolicy"), handler)
+        machine = provider.node.find_child("waiter-state-machine")
+        for name in ("framework-isComplete", "framework-onTimeout"):
+            _acknowledge_invoke_versions(machine.node.find_child("Role").node.find_child("DefaultPolicy"),
+                                         provider.node.find_child(name))  # fmt: skip
+        guardrails.acknowledge(
+            machine,
+            "AwsSolutions-SF1",
+            reason="Step Functions log delivery to CloudWatch Logs needs logs:CreateLogDelivery and related "
+            "actions on '*' (they support no resource-level permissions: Step Functions Developer Guide, "
+            "'Logging Step Functions using CloudWatch Logs'); the waiter only calls isComplete, which logs "
+            "every decision (statement, elapsed, phase, blocks) to the schema-init log group.",
+        )
+        guardrails.acknowledge(
+            machine,
+            "AwsSolutions-SF2",
+            reason="CDK's Provider waiter only calls the isComplete function every 30 s while a long migration "
+            "statement runs; its execution history and CloudWatch Logs (level ALL) say what happened, and "
+            "X-Ray traces of two framework Lambdas would add cost without information.",
+        )
+    return provider
+
+
+def _acknowledge_invoke_versions(policy: Construct, function: Construct) -> None:
+    stack = Stack.of(policy)
+    function_id = stack.resolve(stack.get_logical_id(function.node.default_child))
     guardrails.acknowledge(
-        framework_role.node.find_child("DefaultPolicy"),
+        policy,
         "AwsSolutions-IAM5",
-        finding=f"[Resource::<{handler_id}.Arn>:*]",
-        reason="CDK's Provider framework invokes its one function and that function's versions "
+        finding=f"[Resource::<{function_id}.Arn>:*]",
+        reason="CDK's Provider framework invokes one function and that function's versions "
         "(function ARN and ARN:*); the wildcard covers versions of that single function only.",
     )
-    return provider

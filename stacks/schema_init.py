@@ -27,7 +27,8 @@ from stacks.functions import custom_resource_provider, log_only_role, python_fun
 from stacks.init_asset import LAMBDA_SRC, InitAssetBundler
 
 # Data API retry budget (120 s) + a few seconds of DDL per migration, with room for one slow
-# statement near the Data API's 45 s limit. Longer data migrations belong in their own job.
+# statement near the Data API's 45 s limit. A no-transaction statement that runs longer (a
+# concurrent index build on a big table) is waited for by the Provider's isComplete handler.
 HANDLER_TIMEOUT = Duration.minutes(5)
 
 
@@ -65,6 +66,7 @@ class SchemaInit(Construct):
                 local=InitAssetBundler(LAMBDA_SRC, self.manifest),
             ),
         )
+        role = log_only_role(self, "HandlerRole", handler_logs, "Alex schema init: its own logs and the Data API")
         self.function = python_function(
             self,
             "Handler",
@@ -73,9 +75,20 @@ class SchemaInit(Construct):
             code=self.code,
             timeout=HANDLER_TIMEOUT,
             log_group=handler_logs,
-            role=log_only_role(
-                self, "HandlerRole", handler_logs, "Alex schema-init Lambda: its own logs and the Data API"
-            ),
+            role=role,
+        )
+        # The Provider's waiter calls this until a no-transaction migration still running when
+        # on_event's time ran out is done (a concurrent index build on a big table). Same code, role
+        # and logs: it runs the same initialize() with the same grants.
+        self.is_complete_function = python_function(
+            self,
+            "IsComplete",
+            description="Alex schema init: waits for a long migration statement to finish, then records it",
+            handler="schema_init.handler.is_complete",
+            code=self.code,
+            timeout=HANDLER_TIMEOUT,
+            log_group=handler_logs,
+            role=role,
         )
         assert cluster.secret is not None
         # Explicit statements, not cluster.grant_data_api_access: with a customer-managed key CDK would
@@ -89,7 +102,12 @@ class SchemaInit(Construct):
         )
 
         provider = custom_resource_provider(
-            self, "Provider", on_event=self.function, log_retention=log_retention, log_removal_policy=log_removal_policy
+            self,
+            "Provider",
+            on_event=self.function,
+            is_complete=self.is_complete_function,
+            log_retention=log_retention,
+            log_removal_policy=log_removal_policy,
         )
         assert cluster.secret is not None
         self.resource = CustomResource(

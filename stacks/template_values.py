@@ -70,6 +70,8 @@ class ResolvedTemplate:
             "AWS::SecretsManager::Secret": arn("secretsmanager", f"secret:{name}-AbCdEf"),
             "AWS::SNS::Topic": arn("sns", name),
             "AWS::IAM::ManagedPolicy": f"arn:{PARTITION}:iam::{ACCOUNT}:policy/{name}",
+            # CloudFormation: "Ref returns the ARN of the created state machine" (AWS::StepFunctions::StateMachine).
+            "AWS::StepFunctions::StateMachine": arn("states", f"stateMachine:{name}"),
         }.get(kind, name)
 
     def get_att(self, logical_id: str, attribute: str) -> str:

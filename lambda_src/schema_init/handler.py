@@ -1,9 +1,19 @@
-"""CloudFormation custom-resource event (via the Provider framework) -> alex_db.deploy.runner; nothing else."""
+"""CloudFormation custom-resource events (via the Provider framework) -> alex_db.deploy.runner; nothing else.
+
+`on_event` applies what it can within its Lambda's time. A no-transaction migration still running at
+that point (a concurrent index build on a big table) does not fail the deploy: `on_event` answers
+"Pending" and the Provider's waiter calls `is_complete` every QUERY_INTERVAL until it reports done,
+up to the Provider's total timeout (below CloudFormation's one hour for a custom resource). The
+framework passes onEvent's PhysicalResourceId and Data to isComplete, merges isComplete's Data over
+onEvent's, and refuses Data while IsComplete is false (aws-cdk-lib, custom-resources/lib/
+provider-framework/runtime/framework.js).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +22,8 @@ from alex_db.connection import boto3_rds_data_client
 from alex_db.deploy.app_role import parse_secret
 from alex_db.deploy.apply import LockPolicy
 from alex_db.deploy.manifest import MANIFEST_FILE, load_manifest
-from alex_db.deploy.runner import AppRole, initialize_for_request
+from alex_db.deploy.runner import AppRole, InitSummary, initialize_for_request
+from alex_db.errors import MigrationStillRunning
 
 log = logging.getLogger("alex_db")
 log.setLevel(logging.INFO)
@@ -21,6 +32,8 @@ MANIFEST_PATH = Path(__file__).resolve().parent.parent / MANIFEST_FILE
 # A cluster paused for hours can take well over 30 s to resume; the Lambda has 5 minutes.
 RETRY_BUDGET_SECONDS = float(os.environ.get("ALEX_DB_RETRY_BUDGET_SECONDS", "120"))
 MAX_DATA_VALUE = 1000  # keep the response far below CloudFormation's 4,096-byte limit
+# Stop waiting for a running statement this long before the Lambda's own timeout: time to answer.
+DEADLINE_MARGIN_SECONDS = 20.0
 
 
 def app_role(props: dict[str, Any], secrets_client: Any = None) -> AppRole | None:
@@ -46,18 +59,51 @@ def retry_policy() -> RetryPolicy:
     return RetryPolicy(budget_seconds=RETRY_BUDGET_SECONDS, also_retry=AFTER_CREATE_CODES)
 
 
+def deadline(context: Any) -> float | None:
+    """When to stop waiting for a running statement: the Lambda's remaining time, less a margin (monotonic clock)."""
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return None
+    return time.monotonic() + context.get_remaining_time_in_millis() / 1000 - DEADLINE_MARGIN_SECONDS
+
+
+def physical_id(event: dict[str, Any]) -> str:
+    # One physical id for the resource's whole life: a new id would make CloudFormation delete the old.
+    props = event["ResourceProperties"]
+    return event.get("PhysicalResourceId") or f"{props['ClusterArn']}/{props['Database']}/schema"
+
+
 def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClient | None = None,
              manifest: dict[str, Any] | None = None, secrets_client: Any = None) -> dict[str, Any]:  # fmt: skip
     request_type = event["RequestType"]
     props = event["ResourceProperties"]
-    # One physical id for the resource's whole life: a new id would make CloudFormation delete the old.
-    physical_id = event.get("PhysicalResourceId") or f"{props['ClusterArn']}/{props['Database']}/schema"
-    log.info("%s %s (manifest %s)", request_type, physical_id, str(props.get("ManifestHash"))[:12])
-
+    log.info("%s %s (manifest %s)", request_type, physical_id(event), str(props.get("ManifestHash"))[:12])
     if request_type == "Delete":
         log.info("Delete: keeping all data; the cluster's removal policy decides what happens to it")
-        return {"PhysicalResourceId": physical_id}
+        return {"PhysicalResourceId": physical_id(event)}
+    try:
+        summary = run(event, context, client=client, manifest=manifest, secrets_client=secrets_client)
+    except MigrationStillRunning as exc:
+        log.info("%s; the Provider's isComplete handler keeps watching it", exc)
+        return {"PhysicalResourceId": physical_id(event), "Data": {"Pending": "true"}}
+    return {"PhysicalResourceId": physical_id(event), "Data": data(summary)}
 
+
+def is_complete(event: dict[str, Any], context: Any = None, *, client: DataApiClient | None = None,
+                manifest: dict[str, Any] | None = None, secrets_client: Any = None) -> dict[str, Any]:  # fmt: skip
+    """Called by the Provider's waiter after on_event; resumes the run on_event left waiting, if any."""
+    if event["RequestType"] == "Delete" or (event.get("Data") or {}).get("Pending") != "true":
+        return {"IsComplete": True}
+    try:
+        summary = run(event, context, client=client, manifest=manifest, secrets_client=secrets_client)
+    except MigrationStillRunning as exc:
+        log.info("%s; asking again in the Provider's next query interval", exc)
+        return {"IsComplete": False}
+    return {"IsComplete": True, "Data": {**data(summary), "Pending": "false"}}
+
+
+def run(event: dict[str, Any], context: Any, *, client: DataApiClient | None, manifest: dict[str, Any] | None,
+        secrets_client: Any) -> InitSummary:  # fmt: skip
+    props = event["ResourceProperties"]
     client = client or DataApiClient(
         boto3_rds_data_client(),
         resource_arn=props["ClusterArn"],
@@ -65,7 +111,7 @@ def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClien
         database=props["Database"],
         retry=retry_policy(),
     )
-    summary = initialize_for_request(
+    return initialize_for_request(
         client,
         manifest or load_manifest(MANIFEST_PATH),
         requested_hash=props.get("ManifestHash"),
@@ -73,13 +119,15 @@ def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClien
         app_role=app_role(props, secrets_client),
         progress=log.info,
         locks=lock_policy(props),
+        deadline=deadline(context),
     )
+
+
+def data(summary: InitSummary) -> dict[str, str]:
     applied = ",".join(summary.migrations_applied) or "none"
     return {
-        "PhysicalResourceId": physical_id,
-        "Data": {
-            "SchemaVersion": str(summary.schema_version),
-            "MigrationsApplied": applied if len(applied) <= MAX_DATA_VALUE else applied[: MAX_DATA_VALUE - 1] + "…",
-            "InstrumentCount": str(summary.instruments if summary.instruments is not None else ""),
-        },
+        "SchemaVersion": str(summary.schema_version),
+        "MigrationsApplied": applied if len(applied) <= MAX_DATA_VALUE else applied[: MAX_DATA_VALUE - 1] + "…",
+        "InstrumentCount": str(summary.instruments if summary.instruments is not None else ""),
+        "Pending": "false",
     }

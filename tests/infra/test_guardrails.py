@@ -17,12 +17,28 @@ from tests.infra.test_database_stack import as_list, resources
 
 # The complete list: a new acknowledgment is added here on purpose; the construct that creates
 # the resource acknowledges it with its reason.
+WAITER = {  # the Provider's waiter around the schema-init isComplete handler (long no-transaction migrations)
+    ("SchemaInit/Provider/waiter-state-machine", "AwsSolutions-SF1"),
+    ("SchemaInit/Provider/waiter-state-machine", "AwsSolutions-SF2"),
+    (
+        "SchemaInit/Provider/waiter-state-machine/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<SchemaInitProviderframeworkisComplete288FBBBC.Arn>:*]",
+    ),
+    (
+        "SchemaInit/Provider/waiter-state-machine/Role/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<SchemaInitProviderframeworkonTimeoutC573B0AA.Arn>:*]",
+    ),
+    ("SchemaInit/ProviderRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitIsCompleteDA7EE931.Arn>:*]"),
+    ("SchemaInit/ProviderWaiterRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitHandlerBDE863A8.Arn>:*]"),
+    ("SchemaInit/ProviderWaiterRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitIsCompleteDA7EE931.Arn>:*]"),
+}
 ACKNOWLEDGED = {
     "dev": {
         ("Cluster/Resource", "AwsSolutions-RDS6"),
         ("Cluster/Resource", "AwsSolutions-RDS10"),
         ("SchemaInit/ProviderRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitHandlerBDE863A8.Arn>:*]"),
         ("AppCredentials/RotationTestSecret/Resource", "AwsSolutions-SMG4"),
+        *WAITER,
     },
     "prod": {
         ("Cluster/Resource", "AwsSolutions-RDS6"),
@@ -44,6 +60,7 @@ ACKNOWLEDGED = {
             "Backup/Plan/Cluster/Role",
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores]",
         ),
+        *WAITER,
     },
 }
 

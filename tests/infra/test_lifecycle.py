@@ -87,9 +87,10 @@ def test_every_lambda_logs_to_a_log_group_the_stack_owns(template_json, profile)
     template = template_json[profile]
     groups = resources(template, "AWS::Logs::LogGroup")
     functions = resources(template, "AWS::Lambda::Function")
-    # schema-init handler + its Provider framework, the app-secret rotation, CDK's restrict-default-SG;
-    # prod adds the create-rollback release + its Provider framework
-    assert len(functions) == {"dev": 4, "prod": 6}[profile]
+    # schema-init onEvent + isComplete handlers + their Provider framework (onEvent, isComplete,
+    # onTimeout), the app-secret rotation, CDK's restrict-default-SG; prod adds the create-rollback
+    # release + its Provider framework
+    assert len(functions) == {"dev": 7, "prod": 9}[profile]
     for logical_id, function in functions.items():
         target = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         group = groups[target]

@@ -127,3 +127,61 @@ def test_a_statement_under_the_call_limit_needs_no_polling(tmp_path, client, eng
     (result,) = apply(client, [migration], progress=lines.append, sleep=time.sleep)
     assert index_state(client, "idx_reports_id") is True and not result.skipped
     assert not any("outlived" in line for line in lines)
+
+
+class LambdaContext:
+    """What the handler reads of the Lambda context: the time it has left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.until = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.until - time.monotonic()) * 1000)
+
+
+def test_the_deploy_waits_through_the_providers_is_complete_handler(tmp_path, pg_server, database, monkeypatch):
+    # onEvent runs out of Lambda time while the build runs: it answers Pending instead of failing the
+    # deploy; the Provider's waiter then calls isComplete until the build is done and recorded.
+    from alex_db.authoring.manifest_builder import build_manifest
+    from schema_init import handler
+    from tests.conftest import CLUSTER_ARN, MIGRATIONS_DIR, SECRET_ARN, SEED_DIR
+
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        (migrations / path.name).write_text(path.read_text())
+    (migrations / "squawk_acknowledged.toml").write_text((MIGRATIONS_DIR / "squawk_acknowledged.toml").read_text())
+    (migrations / "0003_notes.sql").write_text(
+        "CREATE FUNCTION slow_key(n int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS\n"
+        f"$$ BEGIN PERFORM pg_sleep({ROW_SECONDS}); RETURN n; END $$;\n"
+        "CREATE TABLE notes (id int PRIMARY KEY);\nINSERT INTO notes SELECT generate_series(1, 6);\n"
+    )
+    (migrations / "0004_notes_index.sql").write_text(
+        "-- alex-db: no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS idx_notes_slow ON notes (slow_key(id));\n"
+    )
+    manifest = build_manifest(migrations, SEED_DIR)
+    engine = LocalDataApi(pg_server.dsn(database), statement_timeout_seconds=CALL_LIMIT)
+    monkeypatch.setattr(handler, "DEADLINE_MARGIN_SECONDS", 0.0)
+    properties = {"ClusterArn": CLUSTER_ARN, "SecretArn": SECRET_ARN, "Database": database,
+                  "ManifestHash": manifest["manifest_hash"], "Migrations": []}  # fmt: skip
+    event = {"RequestType": "Create", "ResourceProperties": properties}
+    try:
+        client = make_client(engine, database)
+        client.execute("SELECT 1")
+        first = handler.on_event(event, LambdaContext(1.5), client=client, manifest=manifest)
+        assert first["Data"] == {"Pending": "true"}  # the index on 6 slow rows is still being built
+        polls = 0
+        while True:  # the Provider's waiter: isComplete every query interval, with onEvent's answer merged in
+            polls += 1
+            answer = handler.is_complete({**event, **first}, LambdaContext(0.5), client=client, manifest=manifest)
+            if answer["IsComplete"]:
+                break
+            assert "Data" not in answer and polls < 100  # the framework refuses Data while not complete
+        assert polls > 1
+        assert answer["Data"]["SchemaVersion"] == "4" and answer["Data"]["Pending"] == "false"
+        assert index_state(client, "idx_notes_slow") is True
+        assert builds(engine, "idx_notes_slow") == 1
+        done = handler.is_complete({**event, "Data": answer["Data"]}, None, client=client, manifest=manifest)
+        assert done == {"IsComplete": True}
+    finally:
+        engine.close()

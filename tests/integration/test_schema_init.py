@@ -86,6 +86,7 @@ def test_fresh_create_migrates_and_seeds(init, api, manifest, capsys):
         "SchemaVersion": "2",
         "MigrationsApplied": "0001_initial_schema,0002_course_vocabularies",
         "InstrumentCount": "22",
+        "Pending": "false",  # nothing left for the Provider's isComplete handler to wait for
     }
     calls = sum(api.calls.values())
     statements = sum(len(m["statements"]) for m in manifest["migrations"])

@@ -48,8 +48,13 @@ def initialize(
     app_role: AppRole | None = None,
     progress: Callable[[str], None] = print,
     locks: LockPolicy | None = None,
+    deadline: float | None = None,
 ) -> InitSummary:
-    """Bring the database up to the manifest: the app role, pending migrations, then the seed upserts."""
+    """Bring the database up to the manifest: the app role, pending migrations, then the seed upserts.
+
+    `deadline` (time.monotonic()): when to stop waiting for a no-transaction migration's statement
+    (MigrationStillRunning; it goes on in the database and the next run resumes it).
+    """
     migrations = migrations_of(manifest)
     applied = read_applied(client)
     current = plan(applied, migrations)
@@ -73,7 +78,7 @@ def initialize(
         before = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         progress(f"restore point: the database as it was before this run is recoverable to {before} (UTC)")
         progress(f"applying {len(current.pending)} migration(s):")
-    results = apply(client, current.pending, progress=progress, locks=locks)
+    results = apply(client, current.pending, progress=progress, locks=locks, deadline=deadline)
     seeded = upsert_instruments(client, manifest["seed"]["instruments"])
     summary = InitSummary(
         schema_version=max([m.version for m in migrations] + [a.version for a in applied], default=0),
@@ -97,6 +102,7 @@ def initialize_for_request(
     app_role: AppRole | None = None,
     progress: Callable[[str], None] = print,
     locks: LockPolicy | None = None,
+    deadline: float | None = None,
 ) -> InitSummary:
     """initialize() for a CloudFormation request, which may name an older manifest than the bundled one.
 
@@ -105,7 +111,7 @@ def initialize_for_request(
     has every migration the old manifest lists.
     """
     if requested_hash in (None, manifest["manifest_hash"]):
-        return initialize(client, manifest, app_role=app_role, progress=progress, locks=locks)
+        return initialize(client, manifest, app_role=app_role, progress=progress, locks=locks, deadline=deadline)
     bundled = migration_labels(manifest)
     requested = list(requested_migrations)
     if requested == bundled[: len(requested)]:
