@@ -30,7 +30,10 @@ WAITER = {  # the Provider's waiter around the schema-init isComplete handler (l
     ),
     ("SchemaInit/ProviderRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitIsCompleteDA7EE931.Arn>:*]"),
     ("SchemaInit/ProviderWaiterRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitHandlerBDE863A8.Arn>:*]"),
-    ("SchemaInit/ProviderWaiterRole/DefaultPolicy", "AwsSolutions-IAM5[Resource::<SchemaInitIsCompleteDA7EE931.Arn>:*]"),
+    (
+        "SchemaInit/ProviderWaiterRole/DefaultPolicy",
+        "AwsSolutions-IAM5[Resource::<SchemaInitIsCompleteDA7EE931.Arn>:*]",
+    ),
 }
 ACKNOWLEDGED = {
     "dev": {

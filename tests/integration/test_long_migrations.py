@@ -185,3 +185,37 @@ def test_the_deploy_waits_through_the_providers_is_complete_handler(tmp_path, pg
         assert done == {"IsComplete": True}
     finally:
         engine.close()
+
+
+def test_status_shows_a_running_migration_with_its_phase_and_blocks(tmp_path, client, engine):
+    from alex_db.devtools.status import status_report
+
+    migration = marked(tmp_path, "CREATE INDEX CONCURRENTLY idx_reports_key ON reports (slow_key(id))")
+    manifest = {"migrations": [migration.to_dict()]}
+    runner = threading.Thread(target=lambda: apply(client, [migration], progress=lambda _: None))
+    runner.start()
+    try:
+        for _ in range(50):
+            report = status_report(client, manifest)
+            if report["migrations"][0]["status"] == "running" and "phase" in report["migrations"][0]["progress"]:
+                break
+            time.sleep(0.05)
+        entry = report["migrations"][0]
+        assert entry["status"] == "running" and report["pending"] == ["0001_reports_index"]
+        assert entry["progress"].startswith("0001 reports_index: running for ")
+        assert "CREATE INDEX CONCURRENTLY idx_reports_key" in entry["progress"] and "phase " in entry["progress"]
+    finally:
+        runner.join()
+    assert status_report(client, manifest)["migrations"][0]["status"] == "applied"
+
+
+def test_status_says_a_cut_off_run_is_resumed_next_time(tmp_path, client, engine):
+    from alex_db.devtools.status import status_report
+
+    migration = marked(tmp_path, "CREATE INDEX CONCURRENTLY idx_reports_id ON reports (id)")
+    client.execute(outside_transaction.INSERT_CLAIM, {"version": 1, "name": migration.name,
+                                                      "checksum": migration.checksum})  # fmt: skip
+    entry = status_report(client, {"migrations": [migration.to_dict()]})["migrations"][0]
+    assert (
+        entry["status"] == "running" and "not running now; the next migrate or deploy resumes it" in entry["progress"]
+    )

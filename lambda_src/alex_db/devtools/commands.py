@@ -157,6 +157,8 @@ def cmd_status(args: argparse.Namespace, target: Target) -> int:
     for m in report["migrations"]:
         if m["status"] == "pending":
             print(f"  {m['version']:04d} {m['name']:<32} pending")
+        elif m["status"] == "running":
+            print(f"  {m['version']:04d} {m['name']:<32} running: {m['progress']}")
         else:
             print(f"  {m['version']:04d} {m['name']:<32} applied {m['applied_at'][:19]}  checksum {m['checksum']}")
     if "drift" in report:
