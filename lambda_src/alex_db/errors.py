@@ -95,11 +95,18 @@ class MigrationFailed(MigrationError):
 
     def __init__(self, migration: Any, index: int, cause: DataApiError) -> None:
         self.version, self.statement_number, self.cause = migration.version, index + 1, cause
+        self.non_transactional = bool(getattr(migration, "non_transactional", False))
         line = migration.lines[index] if index < len(migration.lines) else 0
         super().__init__(
             f"migration {migration.version:04d} ({migration.filename}) failed at statement "
             f"{index + 1}/{len(migration.statements)} (line {line}: {first_line(migration.statements[index])}): "
-            f"{cause.message}. The migration was rolled back; nothing of it was applied."
+            f"{cause.message}. "
+            + (
+                "It ran outside a transaction (no-transaction migration): a failed concurrent build leaves an "
+                "INVALID index, which the next run drops and builds again; the version is not recorded as applied."
+                if self.non_transactional
+                else "The migration was rolled back; nothing of it was applied."
+            )
         )
 
 

@@ -203,3 +203,16 @@ def test_migration_lock_timeout_is_a_profile_setting(template_json, profile, tmp
         if r["Type"] == "Custom::AlexSchemaInit"
     ]  # fmt: skip
     assert props["LockTimeoutSeconds"] == "2.5"
+
+
+def test_an_unsafe_migration_for_a_big_table_fails_synth_naming_file_line_and_squawk_rule(tmp_path):
+    migrations = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", migrations)
+    (migrations / "0003_jobs_by_type.sql").write_text(
+        "-- jobs holds millions of rows: this blocks every agent's writes while it builds\n"
+        "CREATE INDEX idx_jobs_type ON jobs (job_type);\n"
+    )
+    result = synth_process(tmp_path, migrations_dir=str(migrations))
+    assert result.returncode != 0
+    assert "0003_jobs_by_type.sql:2: squawk require-concurrent-index-creation:" in result.stderr
+    assert "Traceback" not in result.stderr

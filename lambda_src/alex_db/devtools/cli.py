@@ -25,6 +25,7 @@ from alex_db.errors import (
     MigrationError,
     MigrationFailed,
     MigrationFileError,
+    MigrationStillRunning,
     OutOfOrderMigration,
     ResetRefused,
     SeedError,
@@ -41,6 +42,7 @@ DATA_API_HINTS = {
     "StatementTimeoutException": "the statement ran past the Data API's 45 s call limit",
 }
 MIGRATION_HINTS = (
+    (MigrationStillRunning, "`alex-db status` shows its progress; run `alex-db migrate` again to wait and record it"),
     (
         MigrationFailed,
         "nothing of the failing migration was kept (one transaction): fix its file, then `alex-db migrate`",
@@ -149,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), "the cluster is still resuming or unavailable; try again in a minute", EXIT_DATABASE)
     except MigrationError as exc:
         hint = next((h for kind, h in MIGRATION_HINTS if isinstance(exc, kind)), "`alex-db status` shows the history")
+        if isinstance(exc, MigrationFailed) and exc.non_transactional:
+            hint = "fix the cause (e.g. duplicates under a UNIQUE index), then `alex-db migrate`: it rebuilds the index"
         return _fail(str(exc), hint, EXIT_DATABASE)
     except DataApiError as exc:
         return _fail(str(exc), DATA_API_HINTS.get(exc.code, DATA_API_HINT), EXIT_DATABASE)
