@@ -136,10 +136,11 @@ class InterruptedMigration(MigrationError):
 class MigrationStillRunning(MigrationError):
     """A no-transaction migration's statement outlived this run's time; it goes on in the database."""
 
-    def __init__(self, running: str) -> None:
+    def __init__(self, running: str, message: str | None = None) -> None:
         self.running = running
         super().__init__(
-            f"migration {running}; it goes on in the database (continueAfterTimeout). Watch it with "
+            message
+            or f"migration {running}; it goes on in the database (continueAfterTimeout). Watch it with "
             f"`alex-db status`; the next deploy or `alex-db migrate` waits for it and records it, "
             f"without running it twice"
         )

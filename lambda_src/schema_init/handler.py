@@ -34,6 +34,10 @@ RETRY_BUDGET_SECONDS = float(os.environ.get("ALEX_DB_RETRY_BUDGET_SECONDS", "120
 MAX_DATA_VALUE = 1000  # keep the response far below CloudFormation's 4,096-byte limit
 # Stop waiting for a running statement this long before the Lambda's own timeout: time to answer.
 DEADLINE_MARGIN_SECONDS = 20.0
+# isComplete gives up (failing the deploy with a message that says the statement still runs) this
+# long after on_event started waiting: before the Provider's own total timeout (stacks/functions.py,
+# 55 min), whose failure would only say "Operation timed out".
+WAIT_LIMIT_SECONDS = 50 * 60
 
 
 def app_role(props: dict[str, Any], secrets_client: Any = None) -> AppRole | None:
@@ -84,7 +88,8 @@ def on_event(event: dict[str, Any], context: Any = None, *, client: DataApiClien
         summary = run(event, context, client=client, manifest=manifest, secrets_client=secrets_client)
     except MigrationStillRunning as exc:
         log.info("%s; the Provider's isComplete handler keeps watching it", exc)
-        return {"PhysicalResourceId": physical_id(event), "Data": {"Pending": "true"}}
+        waiting = {"Pending": "true", "WaitingSince": str(int(time.time()))}
+        return {"PhysicalResourceId": physical_id(event), "Data": waiting}
     return {"PhysicalResourceId": physical_id(event), "Data": data(summary)}
 
 
@@ -96,6 +101,14 @@ def is_complete(event: dict[str, Any], context: Any = None, *, client: DataApiCl
     try:
         summary = run(event, context, client=client, manifest=manifest, secrets_client=secrets_client)
     except MigrationStillRunning as exc:
+        waited = time.time() - float((event.get("Data") or {}).get("WaitingSince") or time.time())
+        if waited >= WAIT_LIMIT_SECONDS:
+            raise MigrationStillRunning(
+                exc.running,
+                f"migration {exc.running}; this deploy stopped waiting after {waited / 60:.0f} min "
+                "(CloudFormation allows a custom resource one hour). Watch it with `alex-db status --stack "
+                "<stack>`; deploy again when it has finished: the next deploy records it without running it again",
+            ) from None
         log.info("%s; asking again in the Provider's next query interval", exc)
         return {"IsComplete": False}
     return {"IsComplete": True, "Data": {**data(summary), "Pending": "false"}}

@@ -141,8 +141,8 @@ def apply_outside_transaction(
         if action == "resume":
             state = effect.state(client)
             progress(f"  {migration.version:04d} {migration.name}: resuming a run that did not finish ({state})")
-            if state == "done":
-                return _finish(client, migration), False
+            if state == "done":  # its statement completed in an earlier (or a still-finishing) run: record it
+                return _finish(client, migration), True
             if state == "invalid":  # a failed concurrent build: drop it, then build again
                 progress(f"  {migration.version:04d} {migration.name}: dropping INVALID index {effect.index}")
                 _send(client, migration, f'DROP INDEX CONCURRENTLY IF EXISTS "{effect.index}"', progress, sleep,
@@ -186,12 +186,16 @@ def _wait_while_running(
     deadline: float,
 ) -> None:
     """Poll pg_stat_activity until the tagged statement ends; past `deadline`, MigrationStillRunning."""
+    seen = False
     while (running := client.query_one(ACTIVE, {"tag": tag(migration)})) is not None:
+        seen = True
         line = describe(migration, running)
         if clock() >= deadline:
             raise MigrationStillRunning(line)
         progress(f"  {line}")
         sleep(min(POLL_SECONDS, max(deadline - clock(), 0.05)))
+    if seen:  # it just ended: give the run that started it a poll interval to record it first
+        sleep(POLL_SECONDS)
     # Not running: either it ended, or the claimer has not started it yet (the claim grace).
     row = client.query_one(READ_CLAIM, {"version": migration.version})
     if row is not None and row["duration_ms"] == RUNNING and row["age"] < CLAIM_GRACE_SECONDS:
@@ -213,5 +217,7 @@ def describe(migration: Migration, running: dict[str, Any]) -> str:
 
 
 def _finish(client: DataApiClient, migration: Migration) -> int:
-    row = client.query_one(FINISH, {"version": migration.version})
+    row = client.query_one(FINISH, {"version": migration.version}) or client.query_one(
+        READ_CLAIM, {"version": migration.version}
+    )  # recorded already by a run that resumed it: the same statement, once
     return row["duration_ms"] if row else 0
