@@ -66,29 +66,24 @@ class SchemaInit(Construct):
                 local=InitAssetBundler(LAMBDA_SRC, self.manifest),
             ),
         )
-        role = log_only_role(self, "HandlerRole", handler_logs, "Alex schema init: its own logs and the Data API")
-        self.function = python_function(
-            self,
-            "Handler",
-            description="Alex schema init: applies migrations and seed data through the RDS Data API",
-            handler="schema_init.handler.on_event",
-            code=self.code,
-            timeout=HANDLER_TIMEOUT,
-            log_group=handler_logs,
-            role=role,
+        role = log_only_role(
+            self, "HandlerRole", handler_logs, "Alex schema-init Lambda: its own logs and the Data API"
+        )
+
+        def handler(id: str, entry: str, description: str) -> lambda_.Function:
+            # Same code, role and logs for both entry points: they run the same initialize().
+            return python_function(
+                self, id, description=description, handler=f"schema_init.handler.{entry}", code=self.code,
+                timeout=HANDLER_TIMEOUT, log_group=handler_logs, role=role,
+            )  # fmt: skip
+
+        self.function = handler(
+            "Handler", "on_event", "Alex schema init: applies migrations and seed data through the RDS Data API"
         )
         # The Provider's waiter calls this until a no-transaction migration still running when
-        # on_event's time ran out is done (a concurrent index build on a big table). Same code, role
-        # and logs: it runs the same initialize() with the same grants.
-        self.is_complete_function = python_function(
-            self,
-            "IsComplete",
-            description="Alex schema init: waits for a long migration statement to finish, then records it",
-            handler="schema_init.handler.is_complete",
-            code=self.code,
-            timeout=HANDLER_TIMEOUT,
-            log_group=handler_logs,
-            role=role,
+        # on_event's time ran out is done (a concurrent index build on a big table).
+        self.is_complete_function = handler(
+            "IsComplete", "is_complete", "Alex schema init: waits for a long migration statement, then records it"
         )
         assert cluster.secret is not None
         # Explicit statements, not cluster.grant_data_api_access: with a customer-managed key CDK would

@@ -134,3 +134,36 @@ def test_what_the_sessions_form_edits_stored(db_api, initialized_database):
     assert app.request("PUT /api/accounts/{account_id}", USER, {"cash_balance": -5}, **path).status == 500
     assert app.request("PUT /api/accounts/{account_id}", "someone_else", {"cash_balance": 1}, **path).status == 403
     assert db.accounts.find_by_id(path["account_id"])["cash_balance"] == Decimal("100.56")
+
+
+def test_what_the_user_and_position_routes_store(db_api, initialized_database):
+    from alex_db import schemas
+    from bench.course_routes import CourseWebApp
+
+    app = CourseWebApp(Database(make_client(db_api, initialized_database)), schemas)
+    first = app.request("GET /api/user", "user_routes")
+    assert first.status == 200 and first.body["created"] is True
+    assert first.body["user"]["asset_class_targets"] == {"equity": 70, "fixed_income": 30}
+    assert app.request("GET /api/user", "user_routes").body["created"] is False
+    settings = {"display_name": "Ada", "years_until_retirement": 25, "target_retirement_income": 80000.5,
+                "region_targets": {"north_america": 60, "international": 40}}  # fmt: skip
+    saved = app.request("PUT /api/user", "user_routes", settings).body
+    assert (saved["display_name"], saved["years_until_retirement"]) == ("Ada", 25)
+    assert saved["target_retirement_income"] == Decimal("80000.50")
+    assert saved["region_targets"] == {"north_america": 60, "international": 40}
+    assert saved["asset_class_targets"] == {"equity": 70, "fixed_income": 30}  # not sent: kept
+
+    account = app.request("POST /api/accounts", "user_routes", {"account_name": "Taxable"}).body
+    new = {"account_id": str(account["id"]), "symbol": "zzzz", "quantity": 2.5}
+    position = app.request("POST /api/positions", "user_routes", new).body
+    assert (position["symbol"], position["quantity"]) == ("ZZZZ", Decimal("2.50000000"))
+    assert app.db.instruments.find_by_symbol("ZZZZ")["name"] == "ZZZZ - User Added"
+    path = {"position_id": str(position["id"])}
+    assert app.request("PUT /api/positions/{position_id}", "user_routes", {"quantity": 0}, **path).body[
+        "quantity"
+    ] == Decimal("0E-8")  # sold out: kept at 0, as the course's UI edits it
+    listed = app.request("GET /api/accounts/{account_id}/positions", "user_routes", account_id=new["account_id"])
+    assert [p["instrument"]["symbol"] for p in listed.body["positions"]] == ["ZZZZ"]
+    assert app.request("DELETE /api/positions/{position_id}", "someone_else", **path).status == 403
+    assert app.request("DELETE /api/positions/{position_id}", "user_routes", **path).status == 200
+    assert app.request("DELETE /api/positions/{position_id}", "user_routes", **path).status == 404
