@@ -93,3 +93,10 @@ def test_a_concurrent_index_is_linted_outside_a_transaction(migrations):
     # The marked migration runs without a transaction: squawk's in-transaction rule does not apply.
     statement = "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_positions_as_of ON positions (as_of_date);\n"
     lint_with(migrations, "-- alex-db: no-transaction\n" + statement)
+
+
+def test_without_squawk_synth_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr("sys.executable", "/nonexistent/bin/python")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(MigrationFileError, match=r"squawk .* is not installed: pip install 'alex-db\[authoring\]'"):
+        lint(MIGRATIONS_DIR, discover(MIGRATIONS_DIR))

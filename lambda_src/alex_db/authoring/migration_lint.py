@@ -66,7 +66,8 @@ def squawk_executable() -> str:
     found = str(beside) if beside.exists() else shutil.which("squawk")
     if not found:
         raise MigrationFileError(
-            "squawk (the migration linter) is not installed: pip install -r requirements-dev.txt (squawk-cli)"
+            "squawk (the migration linter) is not installed: pip install 'alex-db[authoring]' "
+            "(or -r requirements-dev.txt in this repository)"
         )
     return found
 
