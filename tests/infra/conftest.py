@@ -33,8 +33,8 @@ def synth_stack(profile: str, outdir: str | None = None, **overrides) -> Databas
 
 
 # Everything a synthesized template depends on: a change to any of these synthesizes again.
-SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "lambda_src", "migrations", "seed", "requirements.txt",
-                "requirements-dev.txt", "package-lock.json", "tests/infra/conftest.py")  # fmt: skip
+SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "lambda_src", "migrations", "seed", ".squawk.toml", "pyproject.toml",
+                "requirements.txt", "requirements-dev.txt", "package-lock.json", "tests/infra/conftest.py")  # fmt: skip
 CACHE_ROOT = ROOT / ".cache" / "synth"
 KEEP_ASSEMBLIES = 3
 ACKNOWLEDGMENTS_FILE = "nag-acknowledgments.json"

@@ -106,6 +106,21 @@ def test_a_failed_build_leaves_an_invalid_index_the_next_run_rebuilds(tmp_path, 
     assert [h["duration_ms"] >= 0 for h in history(client)] == [True]
 
 
+def test_a_file_fixed_after_a_failed_build_is_recorded_with_its_new_checksum(tmp_path, client, engine):
+    # A failed no-transaction migration was never applied, so its file may be fixed; the history
+    # must then hold the fixed file's checksum, or the next deploy would call it edited.
+    from alex_db.deploy.plan import plan
+
+    failing = marked(tmp_path, "CREATE UNIQUE INDEX CONCURRENTLY idx_reports_owner ON reports (owner)")
+    with pytest.raises(MigrationFailed, match="INVALID index, which the next run drops and builds again"):
+        apply(client, [failing], progress=lambda _: None, sleep=time.sleep)
+    fixed = marked(tmp_path, "CREATE INDEX CONCURRENTLY idx_reports_owner ON reports (owner)")
+    assert fixed.checksum != failing.checksum
+    apply(client, [fixed], progress=lambda _: None, sleep=time.sleep)
+    assert index_state(client, "idx_reports_owner") is True
+    assert plan(read_applied(client), [fixed]).pending == ()  # applied, not "edited"
+
+
 def test_a_second_runner_waits_for_the_first_and_skips(tmp_path, client, engine, database):
     migration = marked(tmp_path, "CREATE INDEX CONCURRENTLY idx_reports_key ON reports (slow_key(id))")
     first: list = []

@@ -98,22 +98,27 @@ def lint(directory: str | Path, migrations: list[Any]) -> None:
         paths = [directory / m.filename for m in migrations if m.non_transactional != in_transaction]
         findings += run_squawk(paths, config, in_transaction=in_transaction)
     shipped = _shipped_acknowledgments(directory)
+    inline = {m.filename: _inline_acknowledgments(directory / m.filename, m) for m in migrations}
+    created: dict[str, set[str]] = {}
     problems, used = [], set()
     for finding in sorted(findings, key=lambda f: (f.filename, f.line, f.rule)):
         migration = by_name.get(finding.filename)
         if migration is None:
             continue
         index = _statement_at(migration, finding.line)
-        if finding.rule in NEW_TABLE_RULES and _target_table(migration.statements[index]) in _created_tables(migration):
-            continue  # the table is new in this migration: nothing holds or reads it yet
+        if finding.rule in NEW_TABLE_RULES:
+            new_tables = created.setdefault(migration.filename, _created_tables(migration))
+            if _target_table(migration.statements[index]) in new_tables:
+                continue  # the table is new in this migration: nothing holds or reads it yet
         if (finding.filename, finding.line, finding.rule) in shipped:
             used.add((finding.filename, finding.line, finding.rule))
             continue
-        if finding.rule in _inline_acknowledgments(directory / finding.filename, migration.lines[index]):
-            used.add((finding.filename, migration.lines[index], finding.rule))
+        start = migration.lines[index]
+        if any(rule == finding.rule for _, rule, _ in inline[finding.filename].get(start, ())):
+            used.add((finding.filename, start, finding.rule))
             continue
         problems.append(str(finding))
-    problems += _acknowledgment_problems(directory, migrations, shipped, used)
+    problems += _acknowledgment_problems(directory, inline, shipped, used)
     if problems:
         raise MigrationFileError(
             "migration linter (squawk) findings; fix them, or acknowledge one with "
@@ -149,46 +154,37 @@ def _target_table(statement: str) -> str | None:
     return getattr(relation, "relname", None)
 
 
-def _comment_block_above(path: Path, line: int) -> list[tuple[int, str]]:
-    """The comment lines directly above line `line` (1-based), nearest last."""
+def _inline_acknowledgments(path: Path, migration: Any) -> dict[int, list[tuple[int, str, str]]]:
+    """Statement start line -> (line, rule, reason) of each acknowledgment in the comment lines right above it."""
     lines = path.read_text(encoding="utf-8-sig").split("\n")
-    block = []
-    number = line - 1
-    while number >= 1 and lines[number - 1].strip().startswith("--"):
-        block.append((number, lines[number - 1]))
-        number -= 1
-    return list(reversed(block))
-
-
-def _inline_acknowledgments(path: Path, line: int) -> dict[str, str]:
-    found = {}
-    for _, text in _comment_block_above(path, line):
-        match = ACKNOWLEDGE.match(text)
-        if match:
-            found[match["rule"]] = (match["reason"] or "").strip()
+    found: dict[int, list[tuple[int, str, str]]] = {}
+    for start in migration.lines:
+        number = start - 1
+        while number >= 1 and lines[number - 1].strip().startswith("--"):
+            if match := ACKNOWLEDGE.match(lines[number - 1]):
+                found.setdefault(start, []).append((number, match["rule"], (match["reason"] or "").strip()))
+            number -= 1
     return found
 
 
 def _acknowledgment_problems(
-    directory: Path, migrations: list[Any], shipped: dict[tuple[str, int, str], str], used: set[tuple[str, int, str]]
+    directory: Path,
+    inline: dict[str, dict[int, list[tuple[int, str, str]]]],
+    shipped: dict[tuple[str, int, str], str],
+    used: set[tuple[str, int, str]],
 ) -> list[str]:
     problems = []
-    for migration in migrations:
-        path = directory / migration.filename
-        for start in migration.lines:
-            for number, text in _comment_block_above(path, start):
-                match = ACKNOWLEDGE.match(text)
-                if not match:
-                    continue
-                reason = (match["reason"] or "").strip()
+    for filename, by_statement in inline.items():
+        for start, acknowledgments in by_statement.items():
+            for number, rule, reason in sorted(acknowledgments):
                 if len(reason) < MIN_REASON_CHARS:
                     problems.append(
-                        f"{migration.filename}:{number}: squawk-acknowledge {match['rule']} needs a reason "
+                        f"{filename}:{number}: squawk-acknowledge {rule} needs a reason "
                         f"(`: why it is safe here`, at least {MIN_REASON_CHARS} characters)"
                     )
-                elif (migration.filename, start, match["rule"]) not in used:
-                    problems.append(f"{migration.filename}:{number}: squawk-acknowledge {match['rule']} matches no "
-                                    "finding of the statement below it; remove it")  # fmt: skip
+                elif (filename, start, rule) not in used:
+                    problems.append(f"{filename}:{number}: squawk-acknowledge {rule} matches no finding of the "
+                                    "statement below it; remove it")  # fmt: skip
     problems += [
         f"{directory.name}/{ACKNOWLEDGED_FILE}: {file}:{line} {rule} matches no finding; remove the entry"
         for (file, line, rule) in shipped

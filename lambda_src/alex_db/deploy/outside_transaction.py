@@ -44,7 +44,12 @@ FROM schema_migrations WHERE version = :version
 INSERT_CLAIM = f"""
 INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES (:version, :name, :checksum, {RUNNING})
 """.strip()
-TAKE_OVER = f"UPDATE schema_migrations SET applied_at = now() WHERE version = :version AND duration_ms = {RUNNING}"
+# Taking over a claim whose run is gone. The file may have been fixed since (a failed statement is
+# never recorded as applied), so the claim takes this run's name and checksum too.
+TAKE_OVER = f"""
+UPDATE schema_migrations SET applied_at = now(), name = :name, checksum = :checksum
+WHERE version = :version AND duration_ms = {RUNNING}
+""".strip()
 FINISH = f"""
 UPDATE schema_migrations SET duration_ms = (extract(epoch FROM clock_timestamp() - applied_at) * 1000)::int
 WHERE version = :version AND duration_ms = {RUNNING}
@@ -133,7 +138,8 @@ def apply_outside_transaction(
             elif running is not None or row["age"] < CLAIM_GRACE_SECONDS:
                 action = "wait"
             else:
-                tx.execute(TAKE_OVER, key)  # the run that claimed it is gone: this one carries on
+                # the run that claimed it is gone: this one carries on
+                tx.execute(TAKE_OVER, {**key, "name": migration.name, "checksum": migration.checksum})
                 action = "resume"
         if action == "wait":
             _wait_while_running(client, migration, progress=progress, sleep=sleep, clock=clock, deadline=deadline)

@@ -73,6 +73,9 @@ class _Fault:
     operations: frozenset[str] | None
 
 
+STATEMENTS_KEPT = 10_000
+
+
 class LocalDataApi:
     """Answers rds-data calls from a real PostgreSQL; construct with a libpq DSN.
 
@@ -107,7 +110,9 @@ class LocalDataApi:
         self.default_database = psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or "postgres"
         self.calls: collections.Counter[str] = collections.Counter()
         self.rows_sent: collections.Counter[str] = collections.Counter()
-        self.statements: list[str] = []  # the SQL of every ExecuteStatement/BatchExecuteStatement call, in order
+        # The SQL of the latest ExecuteStatement/BatchExecuteStatement calls, in order (bounded: an engine
+        # may live as long as a developer's session).
+        self.statements: collections.deque[str] = collections.deque(maxlen=STATEMENTS_KEPT)
         self._pool_size = pool_size
         self._pools: dict[tuple[str, ...], list[psycopg.Connection]] = collections.defaultdict(list)
         self._transactions: dict[str, _Transaction] = {}
@@ -163,24 +168,29 @@ class LocalDataApi:
         with self._connection("ExecuteStatement", kwargs) as conn, conn.cursor() as cur:
             self._check_password_command(cur, "ExecuteStatement", sql)
             self._run(cur, "ExecuteStatement", query, values, timeout)
-            response: dict[str, Any] = {"numberOfRecordsUpdated": rows_updated(cur), "generatedFields": []}
-            if cur.description is not None:
-                rows = cur.fetchall()
-                columns = [(c.name, self._type_name(conn, c.type_code), c) for c in cur.description]
-                try:
-                    records = [[to_field(v, t) for v, (_, t, _) in zip(row, columns, strict=True)] for row in rows]
-                except UnsupportedResult as exc:
-                    raise client_error("ExecuteStatement", "UnsupportedResultException", str(exc)) from None
-                check_row_sizes("ExecuteStatement", records)
-                if kwargs.get("formatRecordsAs") == "JSON":
-                    response["formattedRecords"] = format_json(rows, columns)
-                else:
-                    response["records"] = records
-                if kwargs.get("includeResultMetadata"):
-                    response["columnMetadata"] = [column_metadata(name, type_name, c) for name, type_name, c in columns]
-                self.rows_sent["ExecuteStatement"] += len(rows)
-            check_response_size("ExecuteStatement", response)
+            response = self._statement_response(conn, cur, kwargs)
         return self._ok(response)
+
+    def _statement_response(self, conn: psycopg.Connection, cur: psycopg.Cursor, kwargs: dict[str, Any]) -> dict:
+        """ExecuteStatement's answer for the statement `cur` ran: rows updated, records, metadata, limits."""
+        response: dict[str, Any] = {"numberOfRecordsUpdated": rows_updated(cur), "generatedFields": []}
+        if cur.description is not None:
+            rows = cur.fetchall()
+            columns = [(c.name, self._type_name(conn, c.type_code), c) for c in cur.description]
+            try:
+                records = [[to_field(v, t) for v, (_, t, _) in zip(row, columns, strict=True)] for row in rows]
+            except UnsupportedResult as exc:
+                raise client_error("ExecuteStatement", "UnsupportedResultException", str(exc)) from None
+            check_row_sizes("ExecuteStatement", records)
+            if kwargs.get("formatRecordsAs") == "JSON":
+                response["formattedRecords"] = format_json(rows, columns)
+            else:
+                response["records"] = records
+            if kwargs.get("includeResultMetadata"):
+                response["columnMetadata"] = [column_metadata(name, type_name, c) for name, type_name, c in columns]
+            self.rows_sent["ExecuteStatement"] += len(rows)
+        check_response_size("ExecuteStatement", response)
+        return response
 
     def _continue_after_timeout(self, kwargs: dict[str, Any], sql: str, query: str, values: list[Any]) -> dict:
         """continueAfterTimeout outside a transaction, as the Data API does it: the call still ends at the
@@ -189,7 +199,7 @@ class LocalDataApi:
         AWS, ExecuteStatement `continueAfterTimeout`: "By default, the statement stops running when the
         call times out. For DDL statements, we recommend continuing to run the statement after the call
         times out." The statement keeps its connection (and session) until it ends; only then does the
-        connection close. Answered like DDL (no records): what continueAfterTimeout is for.
+        connection closes.
         """
         done = threading.Event()
         outcome: dict[str, Any] = {}
@@ -202,7 +212,7 @@ class LocalDataApi:
                 with conn.cursor() as cur:
                     self._check_password_command(cur, "ExecuteStatement", sql)
                     self._run(cur, "ExecuteStatement", query, values, False)
-                    outcome["updated"] = rows_updated(cur)
+                    outcome["response"] = self._statement_response(conn, cur, kwargs)
             except Exception as exc:  # reported to the caller if it still waits, else only ends the statement
                 outcome["error"] = exc
             finally:
@@ -214,7 +224,7 @@ class LocalDataApi:
             raise client_error("ExecuteStatement", "StatementTimeoutException", "Request timed out", status=400)
         if "error" in outcome:
             raise outcome["error"]
-        return self._ok({"numberOfRecordsUpdated": outcome["updated"], "generatedFields": []})
+        return self._ok(outcome["response"])
 
     def batch_execute_statement(self, **kwargs: Any) -> dict[str, Any]:
         self._begin_call("BatchExecuteStatement", kwargs)
