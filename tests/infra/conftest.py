@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -33,13 +37,15 @@ def synth_stack(profile: str, outdir: str | None = None, **overrides) -> Databas
 
 
 # Everything a synthesized template depends on: a change to any of these synthesizes again.
-SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "lambda_src", "migrations", "seed", ".squawk.toml", "pyproject.toml",
-                "requirements.txt", "requirements-dev.txt", "package-lock.json", "tests/infra/conftest.py")  # fmt: skip
+SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "lambda_src", "migrations", "seed", ".squawk.toml", ".cfnlintrc",
+                "pyproject.toml", "requirements.txt", "requirements-dev.txt", "package-lock.json",
+                "tests/infra/conftest.py")  # fmt: skip
 CACHE_ROOT = ROOT / ".cache" / "synth"
 KEEP_ASSEMBLIES = 3
 ACKNOWLEDGMENTS_FILE = "nag-acknowledgments.json"
 
 
+@cache
 def synth_inputs_digest() -> str:
     """sha256 of every synth input file (path and bytes), the Python and the aws-cdk-lib versions."""
     from importlib.metadata import version
@@ -103,6 +109,51 @@ def _prune(root: Path, keep: Path) -> None:
     assemblies = sorted((p for p in root.iterdir() if p.is_dir() and p != keep), key=lambda p: p.stat().st_mtime)
     for old in assemblies[: max(len(assemblies) - (KEEP_ASSEMBLIES - 1), 0)]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+class Variants:
+    """Other syntheses of these inputs (context overrides, stacks built in a test), kept with the assembly.
+
+    A variant is a JSON result computed by `build` once per set of synth inputs and per source of the
+    file that defines `build` (a changed test computes it again); xdist workers share it under a lock.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def get(self, name: str, build: Callable[[], Any], inputs: tuple[Path, ...] = ()) -> Any:
+        """`inputs`: files outside the synth inputs that `build` reads (they join the key)."""
+        key_parts = [name.encode(), Path(inspect.getsourcefile(build)).read_bytes(), *(p.read_bytes() for p in inputs)]
+        key = hashlib.sha256(b"\0".join(key_parts)).hexdigest()[:16]
+        target = self.directory / f"{key}.json"
+        if not target.exists():
+            self.directory.mkdir(exist_ok=True)
+            with open(self.directory / f"{key}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not target.exists():
+                    staging = target.with_suffix(f".{os.getpid()}.tmp")
+                    staging.write_text(json.dumps({"name": name, "result": build()}))
+                    staging.replace(target)
+        return json.loads(target.read_text())["result"]
+
+    def synth(self, profile: str, **context) -> dict:
+        """The app synthesized with context overrides: {"template": ..., "artifact": manifest.json's artifact}."""
+
+        def build() -> dict:
+            with tempfile.TemporaryDirectory() as outdir:
+                stack = synth_stack(profile, outdir=outdir, **context)
+                stack.node.root.synth()
+                out = Path(outdir)
+                artifact = json.loads((out / "manifest.json").read_text())["artifacts"][stack.artifact_id]
+                return {"template": json.loads((out / f"{stack.stack_name}.template.json").read_text()),
+                        "artifact": artifact}  # fmt: skip
+
+        return self.get(f"synth {profile} {json.dumps(context, sort_keys=True)}", build)
+
+
+@pytest.fixture(scope="session")
+def variants(assembly_dir) -> Variants:
+    return Variants(assembly_dir / "variants")
 
 
 @pytest.fixture(scope="session")

@@ -202,7 +202,8 @@ def create(account: Account, template: dict[str, Any], *, termination_protection
     if clashes and fail_at is None:
         fail_at = clashes[0].split(":")[0]
     failed = template["Resources"][fail_at]
-    existing = [k for k in template["Resources"] if k not in descendants(template, fail_at) | {fail_at}]
+    not_started = descendants(template, fail_at) | {fail_at}  # what waits on the failed resource
+    existing = [k for k in template["Resources"] if k not in not_started]
     if failed["Type"].startswith("Custom::"):
         existing.append(fail_at)  # a custom resource whose create failed still receives Delete
     leftovers, steps, stuck = _delete(template, existing, status="ROLLBACK_IN_PROGRESS", on_create_rollback=True)

@@ -92,7 +92,8 @@ def test_outputs_hand_agents_the_app_secret_and_tooling_the_admin_secret(templat
     )
 
 
-def test_grant_methods_split_app_and_admin():
+def stack_with_granted_roles() -> dict:
+    """The dev stack with an agent role given grant_data_api_access and a tooling role grant_admin_access."""
     from aws_cdk import aws_iam as iam
     from aws_cdk.assertions import Template
 
@@ -101,7 +102,11 @@ def test_grant_methods_split_app_and_admin():
     tooling = iam.Role(stack, "Tooling", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     stack.grant_data_api_access(agent)
     stack.grant_admin_access(tooling)
-    template = Template.from_stack(stack).to_json()
+    return Template.from_stack(stack).to_json()
+
+
+def test_grant_methods_split_app_and_admin(variants):
+    template = variants.get("granted roles", stack_with_granted_roles)
     secret_id = next(iter(resources(template, "AWS::SecretsManager::Secret")))
     agent_reads = [
         s["Resource"]

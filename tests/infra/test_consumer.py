@@ -20,9 +20,12 @@ def policy_statements(template: dict) -> list[dict]:
     ]
 
 
-def test_sample_agent_stack_wires_environment_and_least_privilege():
-    stack = PlannerAgentStack(cdk.App(), "AlexPlannerAgent-dev")
-    template = Template.from_stack(stack).to_json()
+def sample_agent_stack() -> PlannerAgentStack:
+    return PlannerAgentStack(cdk.App(), "AlexPlannerAgent-dev")  # as docs/agents.md builds it: no profile
+
+
+def test_sample_agent_stack_wires_environment_and_least_privilege(variants):
+    template = variants.get("planner agent default", lambda: Template.from_stack(sample_agent_stack()).to_json())
     (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     variables = function["Properties"]["Environment"]["Variables"]
     assert set(variables) == {"AURORA_CLUSTER_ARN", "AURORA_SECRET_ARN", "AURORA_DATABASE"}
@@ -41,20 +44,21 @@ def test_sample_agent_stack_wires_environment_and_least_privilege():
     assert set(decrypt["Condition"]["StringEquals"]) == {"kms:ViaService", "kms:EncryptionContext:SecretARN"}
 
 
-def test_from_exports_imports_the_database_stack_outputs():
+def stack_importing_prod_exports() -> dict:
+    """AlexDatabaseRef.from_exports in a stack of its own, a role granted: its environment and template."""
     stack = cdk.Stack(cdk.App(), "Agent")
     db = AlexDatabaseRef.from_exports(stack, "AlexDb", profile="prod")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     db.grant_data_api_access(role)
-    resolved = stack.resolve(db.environment)
-    assert resolved == {
+    return {"environment": stack.resolve(db.environment), "template": Template.from_stack(stack).to_json()}
+
+
+def test_from_exports_imports_the_database_stack_outputs(variants):
+    result = variants.get("from exports prod", stack_importing_prod_exports)
+    assert result["environment"] == {
         "AURORA_CLUSTER_ARN": {"Fn::ImportValue": "AlexDatabase-prod-ClusterArn"},
         "AURORA_SECRET_ARN": {"Fn::ImportValue": "AlexDatabase-prod-SecretArn"},
         "AURORA_DATABASE": {"Fn::ImportValue": "AlexDatabase-prod-DatabaseName"},
     }
-    secret_reads = [
-        s
-        for s in policy_statements(Template.from_stack(stack).to_json())
-        if "secretsmanager:GetSecretValue" in s["Action"]
-    ]
+    secret_reads = [s for s in policy_statements(result["template"]) if "secretsmanager:GetSecretValue" in s["Action"]]
     assert [s["Resource"] for s in secret_reads] == [{"Fn::ImportValue": "AlexDatabase-prod-SecretArn"}]

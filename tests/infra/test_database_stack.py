@@ -160,11 +160,15 @@ def test_consumer_policy_grants_data_api_on_this_cluster_and_secret_only(templat
         assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] == {"Ref": app_secret_id}
 
 
-def test_stack_grant_method_adds_data_api_permissions():
+def policies_after_grant() -> dict:
     stack = synth_stack("dev")
     role = iam.Role(stack, "AgentRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     stack.grant_data_api_access(role)
-    statements = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+    return Template.from_stack(stack).find_resources("AWS::IAM::Policy")
+
+
+def test_stack_grant_method_adds_data_api_permissions(variants):
+    statements = json.dumps(variants.get("stack grant", policies_after_grant))
     for action in DATA_API_ACTIONS.rds_data + DATA_API_ACTIONS.secret_read:
         assert action in statements
 

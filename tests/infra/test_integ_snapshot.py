@@ -5,17 +5,25 @@ from __future__ import annotations
 import json
 
 from integ.snapshot import committed_templates, synthesized_templates
+from tests.infra.conftest import ROOT
+
+INTEG_APP = (ROOT / "integ" / "integ_alex_database.py", ROOT / "integ" / "snapshot.py")
 
 
-def test_integ_app_matches_its_committed_snapshot():
-    current, committed = synthesized_templates(), committed_templates()
+def integ_templates(variants) -> dict:
+    """The integ app's templates as `make integ-snapshot` synthesizes them (kept per set of inputs)."""
+    return variants.get("integ app", synthesized_templates, inputs=INTEG_APP)
+
+
+def test_integ_app_matches_its_committed_snapshot(variants):
+    current, committed = integ_templates(variants), committed_templates()
     assert set(current) == set(committed), "run `make integ-snapshot` and commit integ/…snapshot/"
     for name, template in current.items():
         assert template == committed[name], f"{name} changed: run `make integ-snapshot` and review the diff"
 
 
-def test_integ_app_asserts_version_instruments_and_a_round_trip():
-    templates = synthesized_templates()
+def test_integ_app_asserts_version_instruments_and_a_round_trip(variants):
+    templates = integ_templates(variants)
     assertions = next(t for name, t in templates.items() if "DeployAssert" in name)
     calls = {}
     for resource in assertions["Resources"].values():

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-import aws_cdk as cdk
 import pytest
 
-from tests.infra.conftest import ROOT, cdk_context, synth_stack
+from tests.infra.conftest import ROOT, cdk_context
 from tests.infra.lifecycle_model import NAME_PROPERTIES
 from tests.infra.test_database_stack import only, resources
 
@@ -40,12 +39,6 @@ def fixed_names(template: dict) -> dict[tuple[str, str], tuple[str | None, str |
     return found
 
 
-def synth_template(tmp_path, profile: str, **context) -> tuple[cdk.Stack, dict]:
-    stack = synth_stack(profile, outdir=str(tmp_path), **context)
-    cdk.App.of(stack).synth()
-    return stack, json.loads((tmp_path / f"{stack.stack_name}.template.json").read_text())
-
-
 def test_every_fixed_name_and_its_policies(template_json, profile):
     names = fixed_names(template_json[profile])
     assert names == FIXED_NAMES[profile]
@@ -69,9 +62,10 @@ def test_termination_protection_reaches_the_cloud_assembly(assembly_dir):
     assert artifact["properties"]["tags"] == {"alex:profile": "prod"}
 
 
-def test_decommission_is_the_first_of_two_steps(tmp_path):
-    stack, template = synth_template(tmp_path, "prod", decommission="true")
-    assert stack.termination_protection is False
+def test_decommission_is_the_first_of_two_steps(variants):
+    decommissioned = variants.synth("prod", decommission="true")
+    assert decommissioned["artifact"]["properties"].get("terminationProtection", False) is False
+    template = decommissioned["template"]
     cluster = only(template, "AWS::RDS::DBCluster")
     assert cluster["Properties"]["DeletionProtection"] is False
     assert cluster["DeletionPolicy"] == "Snapshot"  # the final snapshot stays
@@ -127,10 +121,10 @@ def test_prod_has_insights_enhanced_monitoring_and_alarms(template_json):
     assert not resources(template, "AWS::SNS::Subscription")  # no address configured in cdk.json
 
 
-def test_alarm_email_is_a_profile_setting(tmp_path):
+def test_alarm_email_is_a_profile_setting(variants):
     profiles = cdk_context()["alex:profiles"]
     prod = {**profiles["prod"], "alarm_email": "oncall@example.com"}
-    _, template = synth_template(tmp_path, "prod", **{"alex:profiles": {**profiles, "prod": prod}})
+    template = variants.synth("prod", **{"alex:profiles": {**profiles, "prod": prod}})["template"]
     (subscription,) = resources(template, "AWS::SNS::Subscription").values()
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "oncall@example.com"

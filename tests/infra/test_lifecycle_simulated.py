@@ -10,16 +10,10 @@ import json
 
 import pytest
 
-from tests.infra.conftest import cdk_context, synth_stack
+from tests.infra.conftest import cdk_context
 from tests.infra.lifecycle_model import Account, create, creation_order, delete, update
 
 PROTECTED = {"dev": False, "prod": True}
-
-
-def synth(tmp_path, profile: str, **context) -> dict:
-    stack = synth_stack(profile, outdir=str(tmp_path), **context)
-    stack.node.root.synth()
-    return json.loads((tmp_path / f"{stack.stack_name}.template.json").read_text())
 
 
 def deployed(template: dict, profile: str) -> Account:
@@ -53,10 +47,10 @@ def test_prod_destroy_is_refused_and_touches_nothing(template_json):
     assert "termination protection" in after.manual_steps[0]
 
 
-def test_prod_decommission_destroy_and_redeploy(template_json, tmp_path):
+def test_prod_decommission_destroy_and_redeploy(template_json, variants):
     prod = template_json["prod"]
     account = deployed(prod, "prod")
-    account = update(account, synth(tmp_path, "prod", decommission="true"), termination_protection=False)
+    account = update(account, variants.synth("prod", decommission="true")["template"], termination_protection=False)
     assert account.status == "UPDATE_COMPLETE" and account.manual_steps == []
     account = delete(account)
     assert account.status == "DELETE_COMPLETE" and account.manual_steps == []
@@ -78,12 +72,12 @@ def test_a_cluster_replacement_is_refused_and_says_why(template_json):
     assert "DatabaseName changed" in after.manual_steps[0] and "alex-prod" in after.manual_steps[0]
 
 
-def test_lowering_the_reader_count_deletes_the_reader_and_leaves_nothing(template_json, tmp_path):
+def test_lowering_the_reader_count_deletes_the_reader_and_leaves_nothing(template_json, variants):
     profiles = cdk_context()["alex:profiles"]
     fewer = {**profiles, "prod": {**profiles["prod"], "reader_count": 0}}
     account = update(
         deployed(template_json["prod"], "prod"),
-        synth(tmp_path, "prod", **{"alex:profiles": fewer}),
+        variants.synth("prod", **{"alex:profiles": fewer})["template"],
         termination_protection=True,
     )
     assert account.status == "UPDATE_COMPLETE" and account.leftovers == [] and account.manual_steps == []
