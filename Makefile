@@ -16,7 +16,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 unexport PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
 
-.PHONY: help setup local local-down schema test test-fast lint format synth compliance checkov integ integ-snapshot diff deploy destroy bench
+.PHONY: help setup local local-down schema test test-infra test-database test-fast lint format synth compliance checkov integ integ-snapshot diff deploy destroy bench
 
 help:  ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,11 +54,24 @@ format: setup  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint  ## lint, then every test (unit, infra, integration on embedded PostgreSQL), in parallel
-	$(PY) -m pytest -n auto
+# Two pytest runs side by side. tests/infra is CPU work in CDK's jsii runtime (node), loaded by every
+# process that collects those tests: one process runs them. The database tests mostly wait (on
+# PostgreSQL, subprocesses and deliberate timeouts) and never load jsii: two workers more than CPUs,
+# stealing work from each other so the long tests end together.
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 2)')
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist worksteal
+
+test: lint  ## lint, then every test (infra on synthesized templates; unit + integration on embedded PostgreSQL)
+	@$(MAKE) --no-print-directory -j2 $(if $(filter output-sync,$(.FEATURES)),--output-sync=target) test-infra test-database
+
+test-infra: setup  ## the synthesized templates: CDK assertions, cdk-nag, cfn-lint, access and lifecycle models
+	$(PY) -m pytest tests/infra
+
+test-database: setup  ## unit + integration tests on embedded PostgreSQL, in parallel
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit tests/integration
 
 test-fast: setup  ## the inner loop: unit + integration tests without the CLI subprocess tests (no lint, no synth)
-	$(PY) -m pytest -n auto tests/unit tests/integration -m "not slow"
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit tests/integration -m "not slow"
 
 bench: setup  ## print the benchmark figures (Data API calls, init time, synth time, asset, idle cost)
 	$(PY) bench/run.py

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,28 +13,24 @@ import pytest
 from alex_db.client import DataApiClient, RetryPolicy
 from alex_db.devtools.embedded import DURABLE_ENV, LocalServer, start_server, stop_server
 from alex_db.devtools.local_engine import LocalDataApi
+from tests.temp_root import session_temp_root
 
 # Every server the tests start (here and in `alex-db local up` subprocesses) skips fsync.
 os.environ[DURABLE_ENV] = "0"
-# Test clusters are thousands of small files, made and deleted per run. On a disk mounted with
-# online discard (ext4 `discard`, as on our CI machines) each unlink costs ~0.3 ms: deleting one
-# run's clusters took 23 s, and CREATE DATABASE 100-140 ms. tmpfs does both in a tenth of that, so
-# tmp_path goes to /dev/shm when the machine has room there (pytest's documented temp root
-# variable; `tmp_path_retention_policy = "failed"` keeps only failed tests' directories).
-TMPFS = Path("/dev/shm")
-TMPFS_NEEDED = 2 * 1024**3
-if (
-    "PYTEST_DEBUG_TEMPROOT" not in os.environ
-    and TMPFS.is_dir()
-    and os.access(TMPFS, os.W_OK)
-    and shutil.disk_usage(TMPFS).free > TMPFS_NEEDED
-):
-    os.environ["PYTEST_DEBUG_TEMPROOT"] = str(TMPFS)
 ROOT = Path(__file__).resolve().parents[1]
 MIGRATIONS_DIR = ROOT / "migrations"
 SEED_DIR = ROOT / "seed"
 CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:alex-test"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:alex-test-AbCdEf"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # This session's tmp_path root: on tmpfs, and its own (tests/temp_root.py says why); kept when the
+    # user set one. xdist workers (config.workerinput) get their directory from the controller. An
+    # inherited root is another session's: a pytest run by a test makes its own.
+    inherited = os.environ.get("PYTEST_DEBUG_TEMPROOT", "")
+    if not hasattr(config, "workerinput") and (not inherited or Path(inherited).parent.name == "alex-db-tests"):
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = str(session_temp_root())
 
 
 @pytest.fixture(scope="session")

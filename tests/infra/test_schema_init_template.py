@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -202,15 +203,22 @@ def test_migration_lock_timeout_is_a_profile_setting(template_json, profile, var
     assert props["LockTimeoutSeconds"] == "2.5"
 
 
-def test_an_unsafe_migration_for_a_big_table_fails_synth_naming_file_line_and_squawk_rule(tmp_path):
-    migrations = tmp_path / "migrations"
-    shutil.copytree(ROOT / "migrations", migrations)
-    (migrations / "0003_jobs_by_type.sql").write_text(
-        "-- jobs holds millions of rows: this blocks every agent's writes while it builds\n"
-        "CREATE INDEX idx_jobs_type ON jobs (job_type);\n"
-    )
-    result = synth_process(tmp_path, migrations_dir=str(migrations))  # app.py, as `cdk synth` runs it
-    assert result.returncode != 0
-    assert result.stderr.startswith("cdk synth failed: ")
-    assert "0003_jobs_by_type.sql:2: squawk require-concurrent-index-creation:" in result.stderr
-    assert "Traceback" not in result.stderr
+def synth_with_an_unsafe_migration() -> dict:
+    """`python app.py` with a migration that builds an index on a big table without CONCURRENTLY."""
+    with tempfile.TemporaryDirectory() as scratch:
+        migrations = Path(scratch) / "migrations"
+        shutil.copytree(ROOT / "migrations", migrations)
+        (migrations / "0003_jobs_by_type.sql").write_text(
+            "-- jobs holds millions of rows: this blocks every agent's writes while it builds\n"
+            "CREATE INDEX idx_jobs_type ON jobs (job_type);\n"
+        )
+        result = synth_process(Path(scratch), migrations_dir=str(migrations))  # app.py, as `cdk synth` runs it
+        return {"returncode": result.returncode, "stderr": result.stderr}
+
+
+def test_an_unsafe_migration_for_a_big_table_fails_synth_naming_file_line_and_squawk_rule(variants):
+    result = variants.get("app.py with an unsafe migration", synth_with_an_unsafe_migration)
+    assert result["returncode"] != 0
+    assert result["stderr"].startswith("cdk synth failed: ")
+    assert "0003_jobs_by_type.sql:2: squawk require-concurrent-index-creation:" in result["stderr"]
+    assert "Traceback" not in result["stderr"]

@@ -394,7 +394,7 @@ def test_server_killed_mid_migration_is_one_line_exit_3_and_the_rerun_applies_on
     directory = tmp_path / "killed"
     migrations = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, migrations)
-    (migrations / "0003_slow.sql").write_text("CREATE TABLE slow_things (id int);\nSELECT pg_sleep(2);\n")
+    (migrations / "0003_slow.sql").write_text("CREATE TABLE slow_things (id int);\nSELECT pg_sleep(1);\n")
     (migrations / "schema_snapshot.json").unlink()  # the snapshot describes 0001-0002 only
     assert alex_db("local", "up", "--dir", str(directory)).returncode == 0
     try:
