@@ -373,11 +373,18 @@ def suite_time() -> None:
     result = subprocess.run(["make", "--no-print-directory", "test"], cwd=ROOT, capture_output=True, text=True,
                             check=False)  # fmt: skip
     elapsed = time.monotonic() - started
-    summary = re.findall(r"(\d+) (passed|failed|errors?)", result.stdout)
-    counts = ", ".join(f"{n} {what}" for n, what in summary) or "no summary (see `make test`'s output)"
-    pytest_wall = re.search(r" in ([\d.]+)s", result.stdout)
-    inner = f" (pytest {float(pytest_wall.group(1)):.0f} s)" if pytest_wall else ""
-    print(f"   {counts} in {elapsed:.0f} s wall{inner} on {os.cpu_count()} core(s); target <= 60 s")
+    # One summary line per pytest run (`make test-infra` and `make test-database` run side by side).
+    runs = re.findall(r"^=+ (.*?) in ([\d.]+)s", result.stdout, flags=re.M)
+    outcome = re.compile(r"(\d+) (passed|failed|errors?)")
+    counts = [(int(n), what) for summary, _ in runs for n, what in outcome.findall(summary)]
+    passed = sum(n for n, what in counts if what == "passed")
+    failed = sum(n for n, what in counts if what != "passed")
+    inner = " and ".join(f"{float(seconds):.0f} s" for _, seconds in runs) or "no pytest summary"
+    verdict = "" if result.returncode == 0 and not failed else f", {failed} failed (exit {result.returncode})"
+    print(
+        f"   {passed} tests passed{verdict} in {elapsed:.0f} s wall (pytest runs side by side: {inner}) "
+        f"on {os.cpu_count()} core(s); target <= 60 s"
+    )
 
 
 if __name__ == "__main__":
