@@ -13,7 +13,7 @@ import pytest
 from alex_db.client import DataApiClient, RetryPolicy
 from alex_db.devtools.embedded import DURABLE_ENV, LocalServer, start_server, stop_server
 from alex_db.devtools.local_engine import LocalDataApi
-from tests.temp_root import session_temp_root
+from tests.temp_root import is_session_root, session_temp_root
 
 # Every server the tests start (here and in `alex-db local up` subprocesses) skips fsync.
 os.environ[DURABLE_ENV] = "0"
@@ -29,7 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # user set one. xdist workers (config.workerinput) get their directory from the controller. An
     # inherited root is another session's: a pytest run by a test makes its own.
     inherited = os.environ.get("PYTEST_DEBUG_TEMPROOT", "")
-    if not hasattr(config, "workerinput") and (not inherited or Path(inherited).parent.name == "alex-db-tests"):
+    if not hasattr(config, "workerinput") and (not inherited or is_session_root(inherited)):
         os.environ["PYTEST_DEBUG_TEMPROOT"] = str(session_temp_root())
 
 

@@ -21,12 +21,18 @@ from pathlib import Path
 TMPFS = Path("/dev/shm")
 TMPFS_NEEDED = 2 * 1024**3
 KEEP_ENDED = 3  # roots of ended sessions kept for a look (a failed test's directory stays in its root)
+PARENT = f"alex-db-tests-{os.getuid()}"  # per user: another user's sessions are not ours to clear
+
+
+def is_session_root(path: str) -> bool:
+    """True for a root this module made (for an earlier or outer session), False for one a user chose."""
+    return Path(path).parent.name == PARENT
 
 
 def session_temp_root() -> Path:
     """Create this session's root under tmpfs (or the system temp dir) and clear roots of ended sessions."""
     on_tmpfs = TMPFS.is_dir() and os.access(TMPFS, os.W_OK) and shutil.disk_usage(TMPFS).free > TMPFS_NEEDED
-    parent = (TMPFS if on_tmpfs else Path(tempfile.gettempdir())) / "alex-db-tests"
+    parent = (TMPFS if on_tmpfs else Path(tempfile.gettempdir())) / PARENT
     parent.mkdir(mode=0o755, exist_ok=True)
     _clear_ended(parent)
     root = parent / str(os.getpid())

@@ -11,7 +11,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +35,16 @@ def synth_stack(profile: str, outdir: str | None = None, **overrides) -> Databas
     return build_database_stack(app)
 
 
-# Everything a synthesized template depends on: a change to any of these synthesizes again.
-SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "lambda_src", "migrations", "seed", ".squawk.toml", ".cfnlintrc",
-                "pyproject.toml", "requirements.txt", "requirements-dev.txt", "package-lock.json",
-                "tests/infra/conftest.py")  # fmt: skip
+# Everything a synthesized template depends on: a change to any of these synthesizes again. The
+# example agent stack and the integ app are synthesized by variants (below), so they count too.
+SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "lambda_src", "migrations", "seed", "examples", "integ",
+                ".squawk.toml", ".cfnlintrc", "pyproject.toml", "requirements.txt", "requirements-dev.txt",
+                "package-lock.json", "tests/infra/conftest.py")  # fmt: skip
 CACHE_ROOT = ROOT / ".cache" / "synth"
 KEEP_ASSEMBLIES = 3
 ACKNOWLEDGMENTS_FILE = "nag-acknowledgments.json"
 
 
-@cache
 def synth_inputs_digest() -> str:
     """sha256 of every synth input file (path and bytes), the Python and the aws-cdk-lib versions."""
     from importlib.metadata import version
@@ -121,10 +120,9 @@ class Variants:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def get(self, name: str, build: Callable[[], Any], inputs: tuple[Path, ...] = ()) -> Any:
-        """`inputs`: files outside the synth inputs that `build` reads (they join the key)."""
-        key_parts = [name.encode(), Path(inspect.getsourcefile(build)).read_bytes(), *(p.read_bytes() for p in inputs)]
-        key = hashlib.sha256(b"\0".join(key_parts)).hexdigest()[:16]
+    def get(self, name: str, build: Callable[[], Any]) -> Any:
+        source = Path(inspect.getsourcefile(build)).read_bytes()
+        key = hashlib.sha256(name.encode() + b"\0" + source).hexdigest()[:16]
         target = self.directory / f"{key}.json"
         if not target.exists():
             self.directory.mkdir(exist_ok=True)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 
 from integ.snapshot import committed_templates, synthesized_templates
-from tests.infra.conftest import ROOT
-
-INTEG_APP = (ROOT / "integ" / "integ_alex_database.py", ROOT / "integ" / "snapshot.py")
 
 
 def integ_templates(variants) -> dict:
     """The integ app's templates as `make integ-snapshot` synthesizes them (kept per set of inputs)."""
-    return variants.get("integ app", synthesized_templates, inputs=INTEG_APP)
+    return variants.get("integ app", synthesized_templates)
 
 
 def test_integ_app_matches_its_committed_snapshot(variants):
